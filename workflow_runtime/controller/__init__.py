@@ -1,0 +1,1 @@
+"""The workflow controller: expands templates into a node tree and drives it to completion."""
