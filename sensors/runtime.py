@@ -1,0 +1,700 @@
+"""Running one Sensor: consume the bus, match dependencies, keep partial matches, fire triggers.
+
+:class:`SensorRunner` reads the bus as the consumer group ``sensor/<namespace>/<name>``, in order.
+For each event it
+
+1. finds the dependencies it is for (``eventSourceName`` = the event's source, ``eventName`` = its
+   subject, same namespace) and applies their filters;
+2. in one transaction: records the delivery (``event_deliveries``), updates each interested
+   trigger's partial matches (``sensor_matches``) and, when a trigger's condition holds, inserts a
+   ``pending`` firing (``trigger_firings``, idempotent on the events) and clears that trigger's
+   partial matches, as Argo Events' JetStream driver does;
+3. commits the bus offset.
+
+A crash before step 2 commits re-processes the event from scratch; after it, the delivery row
+marks the event as applied and the pending firing is picked up again. Firings are executed by
+one worker per trigger, in order, with the trigger's ``rateLimit`` and ``retryStrategy``; when
+they are exhausted the ``dlqTrigger`` (if any) fires with the same events. So a slow or failing
+trigger never holds up the others, nor the sensor's consumption, nor other sensors.
+
+Deliberate differences from Argo Events: execution is always at-least-once (``atLeastOnce: false``
+in Argo acknowledges before acting and skips retries; here firings are durable and retried
+whatever the flag), and the idempotency key keeps a redelivered event from firing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import random
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from sensors.conditions import Condition, CronReset, last_reset, trigger_condition
+from sensors.filters import filter_event
+from sensors.parameters import ParameterError, render_trigger
+from sensors.spec import BackoffPolicy, EventDependency, Sensor, Trigger, backoff_policy
+from sensors.state import SavedMatch, SensorState
+from triggerfish import metrics
+from triggerfish.bus.base import Bus, Record, StartPosition, Subscription
+from triggerfish.events import Event, namespace_of
+from triggers.base import FireResult, Firing, TriggerDriver, TriggerError
+from triggers.firings import DEAD_LETTERED, FAILED, SUCCEEDED, FiringRecord, FiringStatus, FiringStore
+
+__all__ = ["Clock", "RateLimiter", "SensorRunner", "SystemClock", "consumer_group"]
+
+log = logging.getLogger(__name__)
+
+PROCESS_ATTEMPTS = 5
+"""Times an event is processed again after an unexpected error (database down…) before it is skipped."""
+
+EVENT_CACHE = 1024
+
+
+class Clock(Protocol):
+    """Time as the runner sees it (tests substitute a fake one)."""
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+
+def consumer_group(namespace: str, sensor: str) -> str:
+    return f"sensor/{namespace}/{sensor}"
+
+
+class RateLimiter:
+    """go.uber.org/ratelimit (what Argo Events uses): requests spaced ``per / rate`` apart,
+    with up to 10 requests of slack accumulated while idle."""
+
+    def __init__(self, rate: int, per_seconds: float, clock: Clock, slack: int = 10) -> None:
+        self.interval = per_seconds / rate
+        self._max_slack = -slack * self.interval
+        self._clock = clock
+        self._last: datetime | None = None
+        self._sleep_for = 0.0
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        async with self._lock:
+            now = self._clock.now()
+            if self._last is None:
+                self._last = now
+                return
+            self._sleep_for += self.interval - (now - self._last).total_seconds()
+            self._sleep_for = max(self._sleep_for, self._max_slack)
+            if self._sleep_for > 0:
+                await self._clock.sleep(self._sleep_for)
+                self._last = self._clock.now()
+                self._sleep_for = 0.0
+            else:
+                self._last = now
+
+
+_UNITS = {"Second": 1.0, "Minute": 60.0, "Hour": 3600.0}
+
+
+def _limiter(trigger: Trigger, clock: Clock) -> RateLimiter | None:
+    if trigger.rate_limit is None:
+        return None
+    per = _UNITS.get(trigger.rate_limit.unit, 1.0)
+    return RateLimiter(trigger.rate_limit.requests_per_unit, per, clock)
+
+
+@dataclass
+class _Plan:
+    """A trigger ready to run: its condition, schedules, limiter and worker state."""
+
+    trigger: Trigger
+    name: str
+    condition: Condition
+    resets: list[CronReset]
+    policy: BackoffPolicy
+    limiter: RateLimiter | None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    idle: bool = False
+
+
+def _event_hash(ids: Sequence[str]) -> int:
+    """listener.go ``hashEventIDs``: FNV-1a style over the sorted event ids (by code point)."""
+    value = 14695981039346656037
+    for event_id in sorted(ids):
+        for ch in event_id:
+            value ^= ord(ch)
+            value = (value * 1099511628211) % 2**64
+    return value
+
+
+def _selected_by_weight(trigger: Trigger, triggers: Sequence[Trigger], ids: Sequence[str]) -> bool:
+    """listener.go ``shouldExecuteByWeight``: weighted triggers share events by hash ranges."""
+    if trigger.weight <= 0:
+        return True
+    total = 0
+    ranges: list[tuple[str, int, int]] = []
+    for other in triggers:
+        if other.weight > 0:
+            ranges.append((other.name, total, total + other.weight))
+            total += other.weight
+    position = _event_hash(ids) % total
+    return any(name == trigger.name and start <= position < end for name, start, end in ranges)
+
+
+class _Committer:
+    """Commits the consumer offset in the background, coalescing: while one commit is being
+    written, later records only move the target. A crash re-delivers what was not committed yet,
+    which the delivery records make harmless; awaiting a durable commit per event would cap a
+    sensor at the bus writer's transaction rate."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self._subscription = subscription
+        self._target: Record | None = None
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="sensor offset commits")
+
+    def advance(self, record: Record) -> None:
+        self._target = record
+        self._wake.set()
+
+    async def _run(self) -> None:
+        while not (self._closing and self._target is None):
+            await self._wake.wait()
+            self._wake.clear()
+            target, self._target = self._target, None
+            if target is not None:
+                await self._subscription.commit(target)
+
+    async def close(self) -> None:
+        """Write the last target, then stop (a failed commit only means a redelivery later)."""
+        self._closing = True
+        self._wake.set()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._task)
+
+
+class SensorRunner:
+    """Runs one Sensor until stopped.
+
+    The hub provides the validated :class:`~sensors.spec.Sensor`, the :class:`~triggerfish.bus.base.Bus`,
+    the store's migrated ``AsyncEngine`` (schema revision 0002), the trigger drivers by kind
+    (:func:`triggers.registry.default_drivers`) and optionally a clock. ``namespace`` is used when
+    the manifest has none. Replacing a sensor is ``await old.stop()`` then ``await new.start()``:
+    the consumer group's offset, partial matches and pending firings carry over.
+    """
+
+    def __init__(
+        self,
+        sensor: Sensor,
+        bus: Bus,
+        engine: AsyncEngine,
+        drivers: Mapping[str, TriggerDriver],
+        clock: Clock | None = None,
+        *,
+        namespace: str = "default",
+        start_position: StartPosition = "earliest",
+        random_fraction: Callable[[], float] = random.random,
+    ) -> None:
+        self.sensor = sensor
+        self.namespace = sensor.namespace_or(namespace)
+        self.name = sensor.name
+        self.group = consumer_group(self.namespace, self.name)
+        self._bus = bus
+        self._engine = engine
+        self._drivers = drivers
+        self._clock: Clock = clock or SystemClock()
+        self._start_position = start_position
+        self._random = random_fraction
+        self._state = SensorState(self.namespace, self.name)
+        self._firings = FiringStore(engine)
+        self._cache: OrderedDict[int, Event] = OrderedDict()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscription: Subscription | None = None
+        self._progress = asyncio.Condition()
+        self._processed = -1
+        self.errors: list[str] = []
+        """Recent processing and firing errors (for status reporting)."""
+
+        dependency_names = [dep.name for dep in sensor.spec.dependencies]
+        self._routes: dict[tuple[str, str], list[EventDependency]] = {}
+        for dep in sensor.spec.dependencies:
+            self._routes.setdefault((dep.event_source_name, dep.event_name), []).append(dep)
+        self._plans: list[_Plan] = []
+        for trigger in sensor.spec.triggers:
+            assert trigger.template is not None
+            kind = trigger.template.kind
+            if kind not in drivers:
+                raise ValueError(f"trigger {trigger.name!r}: no driver for trigger kind {kind!r}")
+            if trigger.dlq_trigger is not None and trigger.dlq_trigger.template is not None:
+                dlq_kind = trigger.dlq_trigger.template.kind
+                if dlq_kind not in drivers:
+                    raise ValueError(f"trigger {trigger.name!r}: no driver for dlqTrigger kind {dlq_kind!r}")
+            resets = [
+                CronReset(criterion.by_time.cron, criterion.by_time.timezone)
+                for criterion in trigger.template.conditions_reset or ()
+                if criterion.by_time is not None
+            ]
+            self._plans.append(
+                _Plan(
+                    trigger=trigger,
+                    name=trigger.name,
+                    condition=trigger_condition(trigger.template.conditions, dependency_names),
+                    resets=resets,
+                    policy=backoff_policy(trigger.retry_strategy),
+                    limiter=_limiter(trigger, self._clock),
+                )
+            )
+
+    # ---------------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Resume pending firings and start consuming (returns at once; work runs in tasks)."""
+        await self._prepare_state()
+        subscription = self._bus.subscribe(self.group, start=self._start_position)
+        self._tasks.append(
+            asyncio.create_task(self._consume_forever(subscription), name=f"{self.group}:consume")
+        )
+        for plan in self._plans:
+            plan.idle = False
+            self._tasks.append(asyncio.create_task(self._work(plan), name=f"{self.group}:{plan.name}"))
+            if plan.resets and plan.condition.requires_and:
+                self._tasks.append(
+                    asyncio.create_task(self._reset_loop(plan), name=f"{self.group}:{plan.name}:reset")
+                )
+
+    async def stop(self) -> None:
+        """Stop consuming and firing; unfinished firings stay pending for the next runner."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._subscription is not None:
+            with contextlib.suppress(Exception):
+                await self._subscription.close()
+            self._subscription = None
+
+    async def __aenter__(self) -> SensorRunner:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def processed_offset(self) -> int:
+        """The last bus offset this runner has finished processing (-1 before the first)."""
+        return self._processed
+
+    async def wait_idle(self, offset: int | None = None, timeout: float = 10.0) -> None:
+        """Wait until ``offset`` is processed and every trigger worker has nothing left to fire."""
+
+        def settled() -> bool:
+            done = offset is None or self._processed >= offset
+            return done and all(plan.idle for plan in self._plans)
+
+        async with self._progress:
+            await asyncio.wait_for(self._progress.wait_for(settled), timeout)
+
+    async def _notify(self) -> None:
+        async with self._progress:
+            self._progress.notify_all()
+
+    async def _prepare_state(self) -> None:
+        """Apply resets missed while stopped; fail pending firings of triggers that no longer exist."""
+        now = self._clock.now()
+        keep = {plan.name: plan.condition.dependencies for plan in self._plans if plan.condition.requires_and}
+        async with self._engine.begin() as conn:
+            await self._state.prune(conn, keep)
+            for plan in self._plans:
+                cutoff = last_reset(plan.resets, now)
+                if cutoff is not None:
+                    await self._state.clear_before(conn, plan.name, cutoff)
+        names = {plan.name for plan in self._plans}
+        for record in await self._firings.pending(self.namespace, self.name):
+            if record.trigger not in names:
+                await self._firings.finish(
+                    record.id,
+                    FAILED,
+                    attempts=record.attempts,
+                    now=now,
+                    error="trigger removed from the sensor",
+                )
+                metrics.TRIGGER_RESULTS.labels(self.namespace, self.name, record.trigger, FAILED).inc()
+
+    # ---------------------------------------------------------------- consuming
+
+    async def _consume_forever(self, subscription: Subscription) -> None:
+        """Consume; if the bus fails, subscribe again (uncommitted events are delivered again)."""
+        while True:
+            self._subscription = subscription
+            try:
+                await self._consume(subscription)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("sensor %s/%s: bus subscription failed", self.namespace, self.name)
+                self._remember_error(f"bus: {type(exc).__name__}: {exc}")
+            with contextlib.suppress(Exception):
+                await subscription.close()
+            self._subscription = None
+            await self._clock.sleep(1.0)
+            subscription = self._bus.subscribe(self.group, start=self._start_position)
+
+    async def _consume(self, subscription: Subscription) -> None:
+        committer = _Committer(subscription)
+        try:
+            await self._consume_records(subscription, committer)
+        finally:
+            await committer.close()
+
+    async def _consume_records(self, subscription: Subscription, committer: _Committer) -> None:
+        async for record in subscription:
+            for attempt in range(1, PROCESS_ATTEMPTS + 1):
+                try:
+                    await self._process(record)
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    message = f"event at offset {record.offset}: {type(exc).__name__}: {exc}"
+                    log.exception("sensor %s/%s: processing %s failed", self.namespace, self.name, message)
+                    self._remember_error(message)
+                    if attempt == PROCESS_ATTEMPTS:
+                        log.error("sensor %s/%s: skipping %s", self.namespace, self.name, message)
+                    else:
+                        await self._clock.sleep(min(2.0**attempt, 30.0))
+            committer.advance(record)
+            self._processed = record.offset
+            await self._notify()
+
+    def _remember_error(self, message: str) -> None:
+        self.errors.append(message)
+        del self.errors[:-20]
+
+    def _cache_event(self, offset: int, event: Event) -> None:
+        self._cache[offset] = event
+        self._cache.move_to_end(offset)
+        while len(self._cache) > EVENT_CACHE:
+            self._cache.popitem(last=False)
+
+    async def _event(self, offset: int) -> Event | None:
+        cached = self._cache.get(offset)
+        if cached is not None:
+            return cached
+        record = await self._bus.get(offset)
+        if record is None:
+            return None
+        self._cache_event(offset, record.event)
+        return record.event
+
+    def _match(self, record: Record) -> list[str]:
+        """Names of the dependencies this event satisfies (route, then filters)."""
+        event = record.event
+        if namespace_of(event) != self.namespace:
+            return []
+        candidates = self._routes.get((event.get_source(), event.get_subject() or ""), [])
+        matched: list[str] = []
+        for dep in candidates:
+            outcome = filter_event(dep, event, when=record.appended_at)
+            if outcome.passed:
+                matched.append(dep.name)
+            elif outcome.error is not None:
+                log.warning(
+                    "sensor %s/%s: event %s discarded for dependency %s: %s",
+                    self.namespace,
+                    self.name,
+                    event.get_id(),
+                    dep.name,
+                    outcome.error,
+                )
+        return matched
+
+    async def _process(self, record: Record) -> None:
+        matched = self._match(record)
+        if not matched:
+            return
+        self._cache_event(record.offset, record.event)
+        now = self._clock.now()
+        woken: list[_Plan] = []
+        async with self._engine.begin() as conn:
+            if await self._state.delivered(conn, record.offset):
+                woken = self._plans  # redelivered after a crash: its firings may still be pending
+            else:
+                await self._state.record_delivery(conn, record.offset, matched, now)
+                for dep in matched:
+                    metrics.SENSOR_MATCHES.labels(self.namespace, self.name, dep).inc()
+                for plan in self._plans:
+                    relevant = [dep for dep in matched if dep in plan.condition.dependencies]
+                    if relevant and await self._advance(conn, plan, relevant, record, now):
+                        woken.append(plan)
+        for plan in woken:
+            plan.idle = False
+            plan.wake.set()
+
+    async def replay(self, record: Record, nonce: str) -> list[str]:
+        """Run again what an event caused (``triggerfish events replay``): every firing it took part
+        in fires anew with the same events, as a new firing. An event that caused no firing yet is
+        delivered again instead, so it can complete a condition. Returns the dependencies matched."""
+        matched = self._match(record)
+        if not matched:
+            return []
+        self._cache_event(record.offset, record.event)
+        now = self._clock.now()
+        woken: list[_Plan] = []
+        past = [
+            f
+            for f in await self._firings.list(self.namespace, self.name, limit=10_000)
+            if record.offset in f.event_offsets.values()
+        ]
+        async with self._engine.begin() as conn:
+            for plan in self._plans:
+                firings = [f for f in past if f.trigger == plan.name]
+                if firings:
+                    for firing in firings:
+                        await self._create_firing(conn, plan, dict(firing.event_offsets), now, nonce)
+                    woken.append(plan)
+                    continue
+                relevant = [dep for dep in matched if dep in plan.condition.dependencies]
+                if relevant and await self._advance(conn, plan, relevant, record, now, replay=nonce):
+                    woken.append(plan)
+        for plan in woken:
+            plan.idle = False
+            plan.wake.set()
+        return matched
+
+    async def _advance(
+        self,
+        conn: AsyncConnection,
+        plan: _Plan,
+        relevant: list[str],
+        record: Record,
+        now: datetime,
+        replay: str = "",
+    ) -> bool:
+        """Update one trigger's partial matches for this event; True when a firing was created."""
+        created = False
+        if not plan.condition.requires_and:
+            for dep in relevant:
+                created |= await self._create_firing(conn, plan, {dep: record.offset}, now, replay)
+            return created
+        saved: dict[str, SavedMatch] = {
+            dep: match
+            for dep, match in (await self._state.saved(conn, plan.name)).items()
+            if dep in plan.condition.dependencies
+        }
+        cutoff = last_reset(plan.resets, now)
+        if cutoff is not None and any(match.at < cutoff for match in saved.values()):
+            await self._state.clear_before(conn, plan.name, cutoff)
+            saved = {dep: match for dep, match in saved.items() if match.at >= cutoff}
+        for dep in relevant:
+            if plan.condition.holds({*saved, dep}):
+                offsets = {name: match.offset for name, match in saved.items()}
+                offsets[dep] = record.offset
+                created |= await self._create_firing(conn, plan, offsets, now, replay)
+                await self._state.clear(conn, plan.name)
+                saved = {}
+            else:
+                await self._state.save(conn, plan.name, dep, record.offset, record.appended_at)
+                saved[dep] = SavedMatch(record.offset, record.appended_at)
+        return created
+
+    async def _create_firing(
+        self, conn: AsyncConnection, plan: _Plan, offsets: dict[str, int], now: datetime, replay: str = ""
+    ) -> bool:
+        if plan.trigger.weight > 0:
+            ids: list[str] = []
+            for offset in offsets.values():
+                event = await self._event(offset)
+                if event is not None:
+                    ids.append(event.get_id())
+            if not _selected_by_weight(plan.trigger, self.sensor.spec.triggers, ids):
+                return False
+        _, new = await FiringStore.create(
+            conn,
+            namespace=self.namespace,
+            sensor=self.name,
+            trigger=plan.name,
+            event_offsets=offsets,
+            now=now,
+            replay=replay,
+        )
+        return new
+
+    async def _reset_loop(self, plan: _Plan) -> None:
+        """Clear the trigger's partial matches at every ``conditionsReset`` tick."""
+        while True:
+            now = self._clock.now()
+            tick = min(reset.next(now) for reset in plan.resets)
+            delay = (tick - now).total_seconds()
+            await asyncio.sleep(min(max(delay, 0.0), 3600.0))
+            if self._clock.now() >= tick:
+                async with self._engine.begin() as conn:
+                    await self._state.clear_before(conn, plan.name, tick)
+                log.info("sensor %s/%s: conditions of trigger %s reset", self.namespace, self.name, plan.name)
+
+    # ---------------------------------------------------------------- firing
+
+    async def _work(self, plan: _Plan) -> None:
+        while True:
+            plan.wake.clear()
+            try:
+                pending = await self._firings.pending(self.namespace, self.name, plan.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("sensor %s/%s: cannot read pending firings", self.namespace, self.name)
+                await asyncio.sleep(1.0)
+                continue
+            if not pending:
+                if plan.wake.is_set():
+                    continue  # a firing was created while we were looking
+                plan.idle = True
+                await self._notify()
+                await plan.wake.wait()
+                continue
+            plan.idle = False
+            for record in pending:
+                try:
+                    await self._execute(plan, record)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    log.exception(
+                        "sensor %s/%s: firing %s failed unexpectedly", self.namespace, self.name, record.id
+                    )
+                    self._remember_error(f"firing {record.id}: {type(exc).__name__}: {exc}")
+                    await asyncio.sleep(1.0)
+                    break
+
+    async def _execute(self, plan: _Plan, record: FiringRecord) -> None:
+        """Fire one pending firing and record its final status."""
+        final = await self._fire_firing(plan, record)
+        await self._firings.finish(
+            record.id,
+            final.status,
+            attempts=final.attempts,
+            now=self._clock.now(),
+            result=final.result,
+            error=final.error,
+        )
+        metrics.TRIGGER_RESULTS.labels(self.namespace, self.name, plan.name, final.status).inc()
+
+    async def _fire_firing(self, plan: _Plan, record: FiringRecord) -> _Final:
+        """The trigger with its retries, then the ``dlqTrigger`` if it failed (at-least-once only)."""
+        events: dict[str, Event] = {}
+        for dep, offset in record.event_offsets.items():
+            event = await self._event(offset)
+            if event is None:
+                return _Final(
+                    FAILED, record.attempts, error=f"event at offset {offset} is no longer in the bus"
+                )
+            events[dep] = event
+        firing = Firing(self.namespace, self.name, plan.name, record.key, events, record.offsets)
+        if plan.limiter is not None:
+            await plan.limiter.take()
+        outcome = await self._fire_with_retry(plan.trigger, plan.policy, firing, record)
+        if outcome.ok:
+            return _Final(SUCCEEDED, outcome.attempts, result=outcome.result)
+        log.warning(
+            "sensor %s/%s: trigger %s failed after %d attempt(s): %s",
+            self.namespace,
+            self.name,
+            plan.name,
+            outcome.attempts,
+            outcome.error,
+        )
+        self._remember_error(f"trigger {plan.name}: {outcome.error}")
+        dlq = plan.trigger.dlq_trigger
+        if dlq is None or not plan.trigger.at_least_once:
+            return _Final(FAILED, outcome.attempts, error=outcome.error)
+        dlq_key = hashlib.sha256(f"{record.key}/dlq/{dlq.name}".encode()).hexdigest()
+        dlq_firing = Firing(self.namespace, self.name, dlq.name, dlq_key, events, record.offsets)
+        dlq_outcome = await self._fire_with_retry(dlq, backoff_policy(dlq.retry_strategy), dlq_firing, None)
+        if dlq_outcome.ok:
+            result = {"dlqTrigger": dlq.name, **dlq_outcome.result}
+            return _Final(DEAD_LETTERED, outcome.attempts, result=result, error=outcome.error)
+        error = f"{outcome.error}; dlqTrigger {dlq.name}: {dlq_outcome.error}"
+        return _Final(FAILED, outcome.attempts, error=error)
+
+    async def _fire_with_retry(
+        self, trigger: Trigger, policy: BackoffPolicy, firing: Firing, record: FiringRecord | None
+    ) -> _Outcome:
+        delays = policy.delays(self._random)
+        error = ""
+        attempts = 0
+        for attempt in range(policy.steps):
+            attempts = attempt + 1
+            try:
+                result = await self._fire_once(trigger, firing)
+                return _Outcome(True, attempts, dict(result.details))
+            except TriggerError as exc:
+                error = str(exc)
+                retryable = exc.retryable
+            except ParameterError as exc:
+                error = str(exc)
+                retryable = False
+            except Exception as exc:  # a driver bug must not kill the worker; treat as a failed attempt
+                log.exception("trigger %s raised", trigger.name)
+                error = f"{type(exc).__name__}: {exc}"
+                retryable = True
+            if not retryable or attempts == policy.steps:
+                break
+            metrics.TRIGGER_RETRIES.labels(self.namespace, self.name, trigger.name).inc()
+            if record is not None:
+                await self._firings.attempted(record.id, attempts, error, self._clock.now())
+            await self._clock.sleep(next(delays))
+        return _Outcome(False, attempts, {}, error)
+
+    async def _fire_once(self, trigger: Trigger, firing: Firing) -> FireResult:
+        rendered = render_trigger(trigger, firing.events)
+        driver = self._drivers.get(rendered.kind)
+        if driver is None:
+            raise TriggerError(f"no driver for trigger kind {rendered.kind!r}", retryable=False)
+        result = await driver.fire(rendered.spec, firing)
+        status = result.details.get("status")
+        policy = trigger.policy.status if trigger.policy is not None else None
+        if (
+            policy is not None
+            and policy.allow is not None
+            and isinstance(status, int)
+            and status not in policy.allow
+        ):
+            raise TriggerError(
+                f"policy application resulted in failure. http response status {status} is not allowed"
+            )
+        return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Final:
+    """How a firing ended, as the firing store records it."""
+
+    status: FiringStatus
+    attempts: int
+    result: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    ok: bool
+    attempts: int
+    result: dict[str, Any]
+    error: str = ""

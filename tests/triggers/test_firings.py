@@ -1,0 +1,59 @@
+"""The trigger_firings table: idempotency keys, insert-if-absent, status transitions."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from triggers.firings import FiringStore, firing_key
+from triggers.registry import DRIVER_CLASSES, default_drivers
+
+from ..sensors.helpers import T0, FakeSubmitter
+
+
+def test_firing_key_is_deterministic_and_order_independent() -> None:
+    key = firing_key("ns", "s", "t", {"a": 1, "b": 2})
+    assert key == firing_key("ns", "s", "t", {"b": 2, "a": 1})
+    assert len(key) == 64
+    assert key != firing_key("ns", "s", "t", {"a": 1, "b": 3})
+    assert key != firing_key("ns", "s", "t2", {"a": 1, "b": 2})
+    assert key != firing_key("other", "s", "t", {"a": 1, "b": 2})
+
+
+async def test_insert_if_absent_and_transitions(engine: AsyncEngine) -> None:
+    store = FiringStore(engine)
+    async with engine.begin() as conn:
+        first, created = await FiringStore.create(
+            conn, namespace="ns", sensor="s", trigger="t", event_offsets={"a": 1}, now=T0
+        )
+        again, created_again = await FiringStore.create(
+            conn, namespace="ns", sensor="s", trigger="t", event_offsets={"a": 1}, now=T0
+        )
+    assert created and not created_again
+    assert first.id == again.id
+    assert (first.status, first.attempts, first.offsets) == ("pending", 0, [1])
+    assert [p.id for p in await store.pending("ns", "s")] == [first.id]
+
+    await store.attempted(first.id, 1, "boom", T0 + timedelta(seconds=1))
+    still = await store.get(first.key)
+    assert still is not None and (still.status, still.attempts, still.error) == ("pending", 1, "boom")
+
+    await store.finish(
+        first.id, "succeeded", attempts=2, now=T0 + timedelta(seconds=2), result={"workflow": "w"}
+    )
+    done = await store.get(first.key)
+    assert done is not None
+    assert (done.status, done.attempts, done.result, done.error) == ("succeeded", 2, {"workflow": "w"}, None)
+    assert done.updated_at == T0 + timedelta(seconds=2)
+    # a finished firing is never changed again
+    await store.finish(first.id, "failed", attempts=9, now=T0, error="late")
+    final = await store.get(first.key)
+    assert final is not None and final.status == "succeeded"
+    assert await store.pending("ns", "s") == []
+
+
+def test_registry() -> None:
+    assert set(DRIVER_CLASSES) == {"log", "http", "kafka", "argoWorkflow", "k8s"}
+    assert set(default_drivers()) == {"log", "http", "kafka"}
+    assert set(default_drivers(submitter=FakeSubmitter())) == {"log", "http", "kafka", "argoWorkflow", "k8s"}

@@ -1,0 +1,1 @@
+"""The event bus: a durable, ordered log with consumer groups (SQLite embedded, Kafka scale-out)."""

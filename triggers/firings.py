@@ -1,0 +1,249 @@
+"""The ``trigger_firings`` table: one row per set of events that satisfied a trigger.
+
+The row is written (status ``pending``) in the same transaction as the sensor state change that
+produced it, before any action runs: it is the durable outbox the runner works from, so a crash
+at any point either leaves the row pending (it is fired again after restart) or finished. Its
+``idempotency_key`` is a digest of the namespace, sensor, trigger and the event offset per
+dependency; inserting the same set again is a no-op, and drivers pass the key on (the workflow
+submitter creates at most one run per key).
+
+Status: ``pending`` → ``succeeded`` | ``failed`` | ``dead-lettered`` (the action failed after its
+retries and the ``dlqTrigger`` ran instead).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from triggerfish.store.schema import trigger_firings, workflow_events
+from triggers.base import Firing
+
+__all__ = [
+    "FiringRecord",
+    "FiringStatus",
+    "FiringStore",
+    "firing_key",
+    "record_workflow_events",
+    "workflows_of_event",
+]
+
+FiringStatus = Literal["pending", "succeeded", "failed", "dead-lettered"]
+PENDING: FiringStatus = "pending"
+SUCCEEDED: FiringStatus = "succeeded"
+FAILED: FiringStatus = "failed"
+DEAD_LETTERED: FiringStatus = "dead-lettered"
+
+
+def firing_key(
+    namespace: str, sensor: str, trigger: str, event_offsets: Mapping[str, int], replay: str = ""
+) -> str:
+    """sha256 of ``namespace/sensor/trigger`` and the event offset of each dependency (sorted).
+
+    ``replay`` distinguishes a deliberate replay (which must fire again) from a redelivery (which
+    must not)."""
+    lines = [f"{namespace}/{sensor}/{trigger}"]
+    lines.extend(f"{dependency}={event_offsets[dependency]}" for dependency in sorted(event_offsets))
+    if replay:
+        lines.append(f"replay={replay}")
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class FiringRecord:
+    id: int
+    key: str
+    namespace: str
+    sensor: str
+    trigger: str
+    event_offsets: dict[str, int]
+    """Dependency → bus offset of the event that satisfied it."""
+    status: FiringStatus
+    attempts: int
+    result: dict[str, Any] | None
+    error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def offsets(self) -> list[int]:
+        return sorted(set(self.event_offsets.values()))
+
+
+def _record(row: sa.Row[Any]) -> FiringRecord:
+    return FiringRecord(
+        id=row.id,
+        key=row.idempotency_key,
+        namespace=row.namespace,
+        sensor=row.sensor,
+        trigger=row.trigger,
+        event_offsets={str(k): int(v) for k, v in dict(row.event_offsets).items()},
+        status=row.status,
+        attempts=row.attempts,
+        result=row.result,
+        error=row.error,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+class FiringStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @staticmethod
+    async def create(
+        conn: AsyncConnection,
+        *,
+        namespace: str,
+        sensor: str,
+        trigger: str,
+        event_offsets: Mapping[str, int],
+        now: datetime,
+        replay: str = "",
+    ) -> tuple[FiringRecord, bool]:
+        """Insert a pending firing unless its key exists; returns the row and whether it is new."""
+        key = firing_key(namespace, sensor, trigger, event_offsets, replay)
+        module = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = (
+            module.insert(trigger_firings)
+            .values(
+                idempotency_key=key,
+                namespace=namespace,
+                sensor=sensor,
+                trigger=trigger,
+                event_offsets=dict(event_offsets),
+                status=PENDING,
+                attempts=0,
+                created_at=now,
+                updated_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+        inserted = await conn.execute(statement)
+        row = (
+            await conn.execute(sa.select(trigger_firings).where(trigger_firings.c.idempotency_key == key))
+        ).one()
+        return _record(row), inserted.rowcount == 1
+
+    async def get(self, key: str) -> FiringRecord | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(trigger_firings).where(trigger_firings.c.idempotency_key == key))
+            ).first()
+        return _record(row) if row is not None else None
+
+    async def pending(self, namespace: str, sensor: str, trigger: str | None = None) -> list[FiringRecord]:
+        """Unfinished firings of a sensor (or one trigger), oldest first."""
+        statement = sa.select(trigger_firings).where(
+            trigger_firings.c.namespace == namespace,
+            trigger_firings.c.sensor == sensor,
+            trigger_firings.c.status == PENDING,
+        )
+        if trigger is not None:
+            statement = statement.where(trigger_firings.c.trigger == trigger)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(statement.order_by(trigger_firings.c.id))
+            return [_record(row) for row in rows]
+
+    async def list(self, namespace: str, sensor: str, *, limit: int = 100) -> list[FiringRecord]:
+        """A sensor's firings, newest first."""
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(trigger_firings)
+                .where(trigger_firings.c.namespace == namespace, trigger_firings.c.sensor == sensor)
+                .order_by(trigger_firings.c.id.desc())
+                .limit(limit)
+            )
+            return [_record(row) for row in rows]
+
+    async def attempted(self, firing_id: int, attempts: int, error: str | None, now: datetime) -> None:
+        """Record a failed attempt of a firing that will be retried (it stays pending)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(trigger_firings)
+                .where(trigger_firings.c.id == firing_id, trigger_firings.c.status == PENDING)
+                .values(attempts=attempts, error=error, updated_at=now)
+            )
+
+    async def finish(
+        self,
+        firing_id: int,
+        status: FiringStatus,
+        *,
+        attempts: int,
+        now: datetime,
+        result: Mapping[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Move a pending firing to its final status (a finished firing is never changed again)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(trigger_firings)
+                .where(trigger_firings.c.id == firing_id, trigger_firings.c.status == PENDING)
+                .values(
+                    status=status,
+                    attempts=attempts,
+                    result=dict(result) if result is not None else None,
+                    error=error,
+                    updated_at=now,
+                )
+            )
+
+
+# ---------------------------------------------------------------- lineage: workflow ↔ events
+
+
+async def record_workflow_events(conn: AsyncConnection, *, workflow_uid: str, firing: Firing) -> None:
+    """Link a workflow run to the events of the firing that created it (``workflow_events``).
+
+    For the workflow submitter, inside the transaction that stores the run; idempotent.
+    """
+    row = (
+        await conn.execute(
+            sa.select(trigger_firings.c.id).where(trigger_firings.c.idempotency_key == firing.firing_key)
+        )
+    ).first()
+    firing_id = row.id if row is not None else None
+    offsets: Sequence[int] = sorted(set(firing.event_offsets))
+    if not offsets:
+        return
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(workflow_events)
+        .values(
+            [
+                {"workflow_uid": workflow_uid, "event_offset": offset, "firing_id": firing_id}
+                for offset in offsets
+            ]
+        )
+        .on_conflict_do_nothing(index_elements=["workflow_uid", "event_offset"])
+    )
+    await conn.execute(statement)
+
+
+async def workflows_of_event(engine: AsyncEngine, offset: int) -> list[str]:
+    """Workflow uids an event contributed to (lineage from an event to its runs)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(workflow_events.c.workflow_uid).where(workflow_events.c.event_offset == offset)
+        )
+        return [row.workflow_uid for row in rows]
+
+
+async def events_of_workflow(engine: AsyncEngine, workflow_uid: str) -> list[int]:
+    """Event offsets that caused a workflow run (lineage from a run back to its events)."""
+    async with engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(workflow_events.c.event_offset)
+            .where(workflow_events.c.workflow_uid == workflow_uid)
+            .order_by(workflow_events.c.event_offset)
+        )
+        return [row.event_offset for row in rows]
