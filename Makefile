@@ -1,0 +1,36 @@
+# Two entry points (see README): `make up` runs the hub with the examples, `make test` runs every test.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DATA_DIR ?= .data
+
+.PHONY: up test install check unit conformance bench clean
+
+$(BIN)/.installed: pyproject.toml
+	./deploy/system-deps.sh
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+up: install
+	$(BIN)/triggerfish server --data-dir $(DATA_DIR) --config deploy/hub.yaml --manifests examples
+
+test: install check
+	$(BIN)/pytest -q
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+conformance: install
+	$(BIN)/triggerfish conformance
+
+bench: install
+	$(BIN)/python bench/dag_throughput.py
+
+clean:
+	rm -rf $(VENV) $(DATA_DIR) .mypy_cache .ruff_cache .pytest_cache
