@@ -193,13 +193,17 @@ templates:
 - name: limited
   synchronization:
     semaphores: [{configMapKeyRef: {name: my-config, key: workflows}}]
-  container: {image: argosay, args: [say, x, "0.2"]}
+  container: {image: argosay, args: [say, x, "1"]}
 """
     record, wf_run = await start(controller, text)
-    await until(lambda: sum(1 for n in wf_run.tree if n.synchronization_status) == 3)
+
+    def two_running_three_waiting() -> bool:
+        waiting = sum(1 for n in wf_run.tree if n.synchronization_status)
+        return waiting == 3 and len(counter.started) == 2
+
+    await until(two_running_three_waiting)
     messages = {n.message for n in wf_run.tree if n.synchronization_status}
     assert messages == {"Waiting for default/ConfigMap/my-config/workflows lock. Lock status: 2/2"}
-    assert len(counter.started) == 2
     assert (await finish(controller, record)).phase == "Succeeded"
     assert len(counter.started) == 5 and probe.max_active == 2
 

@@ -72,7 +72,7 @@ templates:
 - name: main
   steps:
   - - {name: A, template: echo}
-  - - {name: B, template: sleep, arguments: {parameters: [{name: s, value: "0.4"}]}}
+  - - {name: B, template: sleep, arguments: {parameters: [{name: s, value: "1.5"}]}}
     - {name: B2, template: echo}
   - - {name: C, template: echo, arguments: {parameters: [{name: msg, value: "{{steps.B2.outputs.result}}"}]}}
 """
@@ -90,11 +90,16 @@ def shield_waits(executor: FakeExecutor) -> None:
     executor.wait = wait  # type: ignore[method-assign]
 
 
-async def crash_while(controller: Controller, text: str, node: str, *phases: str) -> str:
+async def crash_while(
+    controller: Controller, text: str, node: str, *phases: str, succeeded: str | None = None
+) -> str:
+    """Close the controller once ``node`` is in one of ``phases`` (and ``succeeded`` has Succeeded)."""
     assert isinstance(controller.executor, FakeExecutor)
     shield_waits(controller.executor)
     record, wf_run = await start(controller, text)
-    await until(node_in_phase(wf_run, node, *phases))
+    in_phase = node_in_phase(wf_run, node, *phases)
+    done = node_in_phase(wf_run, succeeded, "Succeeded") if succeeded else lambda: True
+    await until(lambda: in_phase() and done())
     await controller.close()
     return record.uid
 
@@ -113,7 +118,7 @@ async def resume(
 async def test_resume_after_crash_does_not_rerun_finished_steps(
     controller: Controller, fake_executor: FakeExecutor, make_controller: MakeController
 ) -> None:
-    uid = await crash_while(controller, CRASHY, "wf[1].B", "Running")
+    uid = await crash_while(controller, CRASHY, "wf[1].B", "Running", succeeded="wf[1].B2")
     before = list(fake_executor.started)
     assert len(before) == 3  # A, B, B2
     r = await resume(make_controller, fake_executor, uid)
