@@ -135,6 +135,24 @@ def test_no_namespaced_endpoint_lets_team_a_reach_team_b(hub: EventHub) -> None:
     assert tried >= 30, f"only {tried} namespaced operations in the schema"
 
 
+def test_listing_all_namespaces_shows_only_the_tokens_namespaces(hub: EventHub) -> None:
+    """``argo list -A`` asks ``/api/v1/workflows/``: a team-a token sees team-a's runs, not team-b's."""
+    mine, theirs = f"mine-{uuid.uuid4().hex[:6]}", f"theirs-{uuid.uuid4().hex[:6]}"
+    with as_(hub, "a-writer") as writer:
+        assert writer.post("/api/v1/workflows/team-a", json={"workflow": workflow(mine)}).status_code == 200
+    with as_(hub, "b-writer") as other:
+        assert other.post("/api/v1/workflows/team-b", json={"workflow": workflow(theirs)}).status_code == 200
+    with as_(hub, "a-reader") as reader:
+        listed = reader.get("/api/v1/workflows/")
+        assert listed.status_code == 200, listed.text
+        namespaces = {item["metadata"]["namespace"] for item in listed.json()["items"]}
+        names = {item["metadata"]["name"] for item in listed.json()["items"]}
+    assert mine in names and theirs not in names and namespaces == {"team-a"}
+    with as_(hub, "admin") as admin:
+        everything = {item["metadata"]["name"] for item in admin.get("/api/v1/workflows/").json()["items"]}
+    assert {mine, theirs} <= everything
+
+
 def test_cluster_templates_are_readable_by_all_and_changed_only_by_all_namespace_tokens(
     hub: EventHub,
 ) -> None:
