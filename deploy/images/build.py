@@ -10,6 +10,9 @@ what the host has installed, and imported (``<engine> import``) under the names 
   dpkg's database, so exactly what Debian installs, minus maintainer scripts), plus the busybox applets
   and the ``argosay``/``cowsay`` stand-ins of workflow_runtime/executors/argosay.py.  That takes about
   2 s with no network; a debootstrap of the same took 76-94 s of downloads on this machine kind.
+* ``node``: the same plus the host's ``nodejs`` package, when it is installed (else no node image).
+
+Every image has the host's ``/etc/os-release``, which steps print to show the system they run on.
 
 Reruns are cheap: the images carry a hash of everything they are made from (this file, the busybox
 binary, argosay.py, the package versions) as the tag of ``localhost/triggerfish/stamp``, and an engine
@@ -38,9 +41,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 ARGOSAY = REPO / "workflow_runtime" / "executors" / "argosay.py"
 BUSYBOX = Path("/bin/busybox")
-PACKAGES = ("python3", "bash")
+ROOTFS_PACKAGES = {"busybox": (), "python": ("python3", "bash"), "node": ("python3", "bash", "nodejs")}
+"""The Debian packages (with their dependencies) of each root filesystem, besides busybox's applets."""
+OPTIONAL_ROOTFS = frozenset({"node"})
+"""Root filesystems left out, with their images, when their packages are not installed."""
 PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-UNUSED = ("/usr/share/doc", "/usr/share/man", "/usr/share/locale", "/usr/share/info")
+UNUSED = ("/usr/share/doc", "/usr/share/man", "/usr/share/locale", "/usr/share/info", "/usr/lib/node_modules")
 LOCK = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "triggerfish" / "images.lock"
 
 SCRIPT = """#!/usr/bin/python3
@@ -54,13 +60,14 @@ sys.exit({function}())
 @dataclass(frozen=True)
 class Image:
     rootfs: str
-    """``busybox`` or ``python`` (which includes busybox)."""
+    """A key of ROOTFS_PACKAGES."""
     config: tuple[str, ...]
     """Dockerfile instructions for ``import --change``."""
     names: tuple[str, ...]
 
 
-ALPINE_TAGS = ("latest", "3", "3.7", "3.18", "3.19", "3.20", "3.21", "3.22", "3.23")
+ALPINE_TAGS = ("latest", "3", "3.6", "3.7", "3.18", "3.19", "3.20", "3.21", "3.22", "3.23")
+DEBIAN_TAGS = ("latest", "12", "bookworm", "8.9", "9.1", "9.2", "9.4", "9.5-slim")
 PYTHON_TAGS = ("latest", "3", "3.9", "3.10", "3.11", "3.12", "3.13", "alpine", "alpine3.23", "3-alpine")
 IMAGES = (
     Image(
@@ -74,8 +81,15 @@ IMAGES = (
     Image(
         "python",
         ('CMD ["/bin/bash"]',),
-        ("docker/whalesay", "debian", "debian:12", "debian:bookworm", "ubuntu", "ubuntu:22.04"),
+        (
+            "docker/whalesay",
+            "ubuntu",
+            "ubuntu:17.10",
+            "ubuntu:22.04",
+            *(f"debian:{tag}" for tag in DEBIAN_TAGS),
+        ),
     ),
+    Image("node", ('CMD ["node"]',), ("node", "node:9.1-alpine", "node:20", "node:lts")),
 )
 
 
@@ -204,10 +218,19 @@ def package_files(packages: dict[str, str]) -> Iterator[str]:
             yield from (os.path.join(cache, n) for n in os.listdir(cache) if n.startswith(stem))
 
 
-def write_rootfs(kind: str, packages: dict[str, str], target: Path) -> None:
+def installed(package: str) -> bool:
+    status = subprocess.run(
+        ["dpkg-query", "-W", "-f=${db:Status-Abbrev}", package], capture_output=True, text=True, check=False
+    )
+    return status.stdout.startswith("ii")
+
+
+def write_rootfs(packages: dict[str, str], target: Path) -> None:
     with tarfile.open(target, "w", format=tarfile.GNU_FORMAT) as tar:
         rootfs = RootfsTar(tar)
-        if kind == "python":
+        for path in ("/usr/lib/os-release", "/etc/os-release"):
+            rootfs.host(path)
+        if packages:
             for path in package_files(packages):
                 rootfs.host(path)
             rootfs.symlink("usr/bin/python", "python3")
@@ -243,11 +266,13 @@ class Engine:
         return self.run("image", "inspect", name).returncode == 0
 
 
-def recipe_hash(packages: dict[str, str]) -> str:
+def recipe_hash(closures: dict[str, dict[str, str]]) -> str:
     digest = hashlib.sha256()
     for source in (Path(__file__), BUSYBOX, ARGOSAY):
         digest.update(source.read_bytes())
-    digest.update(repr(sorted(packages.items())).encode())
+    digest.update(
+        repr(sorted((kind, sorted(packages.items())) for kind, packages in closures.items())).encode()
+    )
     return digest.hexdigest()[:16]
 
 
@@ -261,18 +286,23 @@ def exclusive() -> Iterator[None]:
 
 
 def build(engine: Engine) -> str:
-    packages = package_closure(PACKAGES)
-    stamp = f"localhost/triggerfish/stamp:{recipe_hash(packages)}"
+    closures = {
+        kind: package_closure(roots)
+        for kind, roots in ROOTFS_PACKAGES.items()
+        if kind not in OPTIONAL_ROOTFS or all(installed(root) for root in roots)
+    }
+    images = [image for image in IMAGES if image.rootfs in closures]
+    stamp = f"localhost/triggerfish/stamp:{recipe_hash(closures)}"
     if engine.has_image(stamp):
         return f"images up to date ({stamp})"
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="tf-images-") as scratch:
         tars = {}
-        for kind in sorted({image.rootfs for image in IMAGES}):
+        for kind, packages in closures.items():
             tars[kind] = Path(scratch) / f"{kind}.tar"
-            write_rootfs(kind, packages, tars[kind])
+            write_rootfs(packages, tars[kind])
         bases: dict[str, str] = {}
-        for image in IMAGES:
+        for image in images:
             first, *others = (qualified(name) for name in image.names)
             if image.rootfs in bases:  # the same files with another config: a build adds no layer
                 dockerfile = "\n".join([f"FROM {bases[image.rootfs]}", *image.config])
@@ -284,7 +314,7 @@ def build(engine: Engine) -> str:
             for name in others:
                 engine.check("tag", first, name)
     engine.check("tag", qualified(IMAGES[0].names[0]), stamp)
-    names = sum(len(image.names) for image in IMAGES)
+    names = sum(len(image.names) for image in images)
     return f"built {names} image names in {time.monotonic() - started:.1f}s ({stamp})"
 
 

@@ -19,6 +19,7 @@ from triggerfish.cli.conformance import results_table
 from triggerfish.config import load_settings
 from triggerfish.hub import open_hub
 from workflow_runtime.conformance import Case, Result, run_corpus, summary
+from workflow_runtime.controller.controller import Controller
 from workflow_runtime.executors.local import sandbox
 from workflow_runtime.executors.local.executor import LocalExecutor
 
@@ -53,6 +54,19 @@ def named(names: set[str]) -> Callable[[Case], bool]:
     return lambda case: case.name in names
 
 
+async def run_with_reruns(controller: Controller, concurrency: int) -> list[Result]:
+    """Every case in scope; failed cases that are random by design run again, RANDOM_RERUNS times."""
+    results = await run_corpus(controller, CORPUS, concurrency=concurrency)
+    for _ in range(RANDOM_RERUNS):
+        again = {r.case.name for r in results if r.status == "failed" and random_by_design(r.case)}
+        if not again:
+            break
+        rerun = await run_corpus(controller, CORPUS, only=named(again), concurrency=concurrency)
+        by_name = {r.case.name: r for r in rerun}
+        results = [by_name.get(r.case.name, r) for r in results]
+    return results
+
+
 def report(results: list[Result]) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=220, no_color=True)
@@ -70,14 +84,7 @@ async def test_conformance_corpus(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     hub = await open_hub(load_settings(data_dir=data_dir))
     try:
-        results = await run_corpus(hub.controller, CORPUS, concurrency=8)
-        for _ in range(RANDOM_RERUNS):
-            again = {r.case.name for r in results if r.status == "failed" and random_by_design(r.case)}
-            if not again:
-                break
-            rerun = await run_corpus(hub.controller, CORPUS, only=named(again), concurrency=8)
-            by_name = {r.case.name: r for r in rerun}
-            results = [by_name.get(r.case.name, r) for r in results]
+        results = await run_with_reruns(hub.controller, concurrency=8)
         if isinstance(hub.executor, LocalExecutor):
             await hub.executor.stop_agent()
     finally:

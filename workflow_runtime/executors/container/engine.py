@@ -66,10 +66,13 @@ class Engine:
     """One engine's CLI.  ``global_args`` go before the subcommand (e.g. docker's ``-H unix://...``)."""
 
     name: EngineName
+    remove_flags: tuple[str, ...] = ("-f",)
 
     def __init__(self, binary: str, global_args: Sequence[str] = ()) -> None:
         self.binary = binary
         self.global_args = tuple(global_args)
+        self._removals: dict[str, asyncio.Future[None]] = {}
+        self._remover: asyncio.Task[None] | None = None
 
     def argv(self, *args: str) -> list[str]:
         return [self.binary, *self.global_args, *args]
@@ -118,10 +121,31 @@ class Engine:
         await self.call("stop", "-t", str(max(0, int(-(-grace_seconds // 1)))), container)
 
     async def remove(self, container: str) -> None:
-        try:
-            await self.call("rm", "-f", container)
-        except NoSuchContainer:
-            return
+        """Remove a container, running or not (one already gone is fine).  Removals asked for while an
+        ``rm`` runs share the next one: ``rm`` of 10 containers costs a fourth of 10 ``rm`` (podman:
+        0.36 s against 1.57 s), which counts when the steps of a fan-out end together."""
+        removal = self._removals.get(container)
+        if removal is None:
+            removal = self._removals[container] = asyncio.get_running_loop().create_future()
+        if self._remover is None or self._remover.done():
+            self._remover = asyncio.ensure_future(self._remove_batches())
+        await asyncio.shield(removal)
+
+    async def _remove_batches(self) -> None:
+        while self._removals:
+            batch, self._removals = self._removals, {}
+            error: EngineError | None = None
+            try:
+                await self.call("rm", *self.remove_flags, *batch)
+            except NoSuchContainer:
+                pass  # docker went on with the others
+            except EngineError as failed:
+                error = failed
+            for removal in batch.values():
+                if error is None:
+                    removal.set_result(None)
+                else:
+                    removal.set_exception(error)
 
     async def save_logs(self, container: str, stdout: Path, stderr: Path) -> None:
         """Write the engine's copy of the container's output over the two log files."""
@@ -140,9 +164,37 @@ class Engine:
         following symlinks as the container would; paths that do not exist are skipped."""
         raise NotImplementedError
 
+    async def lacks_directory(self, image: str, path: str) -> bool:
+        """Whether ``run --workdir path`` needs the directory made for it (docker makes it itself)."""
+        return False
+
 
 class Podman(Engine):
     name: EngineName = "podman"
+    remove_flags = ("-f", "--ignore")
+    """Podman 4.3's ``rm -f`` removes nothing when one of several names is missing, unless ``--ignore``."""
+
+    def __init__(self, binary: str, global_args: Sequence[str] = ()) -> None:
+        super().__init__(binary, global_args)
+        self._directories: dict[tuple[str, str], bool] = {}
+
+    async def lacks_directory(self, image: str, path: str) -> bool:
+        """Podman 4.3 refuses to start a container whose working directory is not in its image (unless
+        it is the image's own WORKDIR), where docker and Kubernetes create it.  Looked up once per image
+        and path in the image's root filesystem (``image mount``, 50 ms); False when the image is not
+        there yet (``run`` pulls it, and then says what is wrong)."""
+        known = self._directories.get((image, path))
+        if known is None:
+            try:
+                root = (await self.call("image", "mount", image)).decode().strip()
+            except EngineError:
+                return False
+            try:
+                found = resolve_in_root(root, path)
+                known = self._directories[image, path] = found is None or not os.path.isdir(found)
+            finally:
+                await self.call("image", "unmount", image)
+        return known
 
     async def export(self, container: str, paths: Sequence[str], destination: Path) -> None:
         """Through ``podman mount`` (50 ms, then plain file copies) rather than ``podman cp`` (250 ms a

@@ -7,6 +7,8 @@ stands for.  The runner does not depend on the hub, and the container is kept un
 so a restarted hub reattaches by container name (``<engine> wait``, ``inspect``, ``logs``).  Input
 files are bind mounts of private copies, as Argo mounts its script and artifacts; output paths are
 copied out of the stopped container when it ends, so they stay readable after cleanup removed it.
+Every step runs under ``run --init`` (a tiny init as PID 1 that forwards signals, as Argo's emissary
+wraps the command), so a kill's SIGTERM reaches a command that installs no handler for it.
 
 On disk, under the executor root (stdlib + orjson records, shared with :mod:`..local.layout`)::
 
@@ -26,6 +28,7 @@ import contextlib
 import hashlib
 import os
 import posixpath
+import re
 import shutil
 import signal
 import time
@@ -56,6 +59,11 @@ LABEL_ROOT = "io.triggerfish.root"
 _POLL_SECONDS = 0.05
 """While the runner is alive but its container is not created (or started) yet."""
 _MOUNT_UNSAFE = frozenset(',"\n')
+_INIT_EXEC_FAILED = re.compile(
+    r"^(?:ERROR \(catatonit:\d+\): failed to exec pid1|\[FATAL tini \(\d+\)\] exec .* failed)"
+    r": (?P<reason>.*)$"
+)
+"""The last stderr line of podman's (catatonit) or docker's (tini) ``--init`` when the exec failed."""
 
 
 class StepDir:
@@ -134,9 +142,10 @@ class ContainerExecutor:
             return
         if not spec.image:
             raise ExecutorError(f"step {key} names no image")
+        limits = resource_flags(spec.resources)
         await self._slots.acquire()
         try:
-            runner, record = await self._launch(step, spec)
+            runner, record = await self._launch(step, spec, limits)
         except BaseException as error:
             self._slots.release()
             shutil.rmtree(step.dir, ignore_errors=True)
@@ -222,15 +231,20 @@ class ContainerExecutor:
     # -- running -----------------------------------------------------------------------------------
 
     async def _launch(
-        self, step: StepDir, spec: StepSpec
+        self, step: StepDir, spec: StepSpec, limits: Sequence[str]
     ) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
         """Stage the inputs, record the step, then start its runner (the record comes first, so a
         second ``start`` after a crash is a no-op instead of a second container)."""
-        mounts = self._stage(step, spec)
+        workdir = spec.working_dir
+        if workdir and not await self.engine.lacks_directory(spec.image, workdir):
+            workdir = None  # in the image already
+        mounts = self._stage(step, spec, workdir)
         container = self.container_name(spec.step_key)
         record: dict[str, Any] = {
             "engine": self.engine.name,
             "container": container,
+            "command": spec.command[0] if spec.command else None,
+            "memory_limit": "memory" in spec.resources,
             "output_paths": list(spec.output_paths),
             "mounts": mounts,
             "started_at": time.time(),
@@ -238,7 +252,7 @@ class ContainerExecutor:
             "runner_start": None,
         }
         write_json_atomic(str(step.record), record)
-        argv = self.engine.argv("run", *self._run_options(spec, container, mounts))
+        argv = self.engine.argv("run", *self._run_options(spec, container, mounts, limits))
         with contextlib.ExitStack() as files:
             stdin = files.enter_context(open(step.stdin, "rb")) if spec.stdin is not None else None
             runner = await asyncio.create_subprocess_exec(
@@ -252,10 +266,11 @@ class ContainerExecutor:
         write_json_atomic(str(step.record), record)
         return runner, record
 
-    def _run_options(self, spec: StepSpec, container: str, mounts: Mapping[str, str]) -> list[str]:
+    def _run_options(
+        self, spec: StepSpec, container: str, mounts: Mapping[str, str], limits: Sequence[str]
+    ) -> list[str]:
         options = ["--name", container, "--label", f"{LABEL_STEP}={spec.step_key}"]
-        options += ["--label", f"{LABEL_ROOT}={self._root}", *self._run_flags]
-        options += resource_flags(spec.resources)
+        options += ["--label", f"{LABEL_ROOT}={self._root}", *self._run_flags, *limits]
         for name, value in spec.env.items():
             options += ["--env", f"{name}={value}"]
         for inside, host in mounts.items():
@@ -269,19 +284,19 @@ class ContainerExecutor:
             options += ["--entrypoint", spec.command[0]]
         return [*options, spec.image, *rest]
 
-    def _stage(self, step: StepDir, spec: StepSpec) -> dict[str, str]:
-        """Private copies of the step's input files, and where each is mounted: {path inside: host}."""
+    def _stage(self, step: StepDir, spec: StepSpec, workdir: str | None) -> dict[str, str]:
+        """Private copies of the step's input files, and where each is mounted: {path inside: host}.
+        ``workdir``: an empty directory to mount there, for an engine that would not create it."""
         mounts: dict[str, str] = {}
         sources: list[tuple[str, bytes | Path]] = [*spec.files.items(), *spec.input_paths.items()]
+        if workdir:
+            _check_mount_point(spec.step_key, workdir)
+            (step.staged / "workdir").mkdir(parents=True)
+            mounts[workdir] = str(step.staged / "workdir")
         if sources:
             step.staged.mkdir(parents=True, exist_ok=True)
         for index, (inside, source) in enumerate(sources):
-            if not inside.startswith("/") or posixpath.normpath(inside) != inside:
-                raise ExecutorError(
-                    f"step {spec.step_key}: input path must be absolute and normalised: {inside!r}"
-                )
-            if _MOUNT_UNSAFE.intersection(inside):
-                raise ExecutorError(f"step {spec.step_key}: input path {inside!r} has a ',', '\"' or newline")
+            _check_mount_point(spec.step_key, inside)
             host = step.staged / str(index)
             if isinstance(source, bytes):
                 host.write_bytes(source)
@@ -345,18 +360,38 @@ class ContainerExecutor:
             state = await self.engine.inspect(container) or state
         if not logs_complete:  # the runner may have died before the container: take the engine's copy
             await self.engine.save_logs(container, self._dir(key).stdout, self._dir(key).stderr)
-        return await self._conclude(key, record, self._exit_from_state(key, state, started))
+        return await self._conclude(key, record, self._exit_from_state(key, record, state, started))
 
-    def _exit_from_state(self, key: str, state: ContainerState, started: datetime) -> StepExit:
+    def _exit_from_state(
+        self, key: str, record: Mapping[str, Any], state: ContainerState, started: datetime
+    ) -> StepExit:
         finished = state.finished_at or datetime.now(UTC)
         code = state.exit_code
-        if state.oom_killed:
+        killed = self._dir(key).killed.exists()
+        if state.oom_killed or (code == 137 and record.get("memory_limit") and not killed):
+            # podman 4.3 on cgroup v1 never sets OOMKilled: a SIGKILL nobody asked for under a memory
+            # limit is taken for the kernel's OOM killer, as Kubernetes would report it
             return StepExit(code, started, finished, "OOMKilled")
-        if code > 128 and self._dir(key).killed.exists():
+        if code > 128 and killed:
             return StepExit(
                 code, started, finished, "Killed", f"terminated by signal {_signal_name(code - 128)}"
             )
+        if code in (1, 127):
+            failed_exec = self._init_exec_failure(key)
+            if failed_exec is not None:
+                return StepExit(127, started, finished, "Error", failed_exec)
         return StepExit(code, started, finished, "Completed" if code == 0 else "Error")
+
+    def _init_exec_failure(self, key: str) -> str | None:
+        """Why ``run --init``'s init could not start the command (catatonit exits 1, tini 127), from
+        the init's last words on stderr; the exit code is made 127 either way, as a shell's."""
+        lines = self.read_log(key, "stderr", tail_bytes=1024).decode(errors="replace").splitlines()
+        match = _INIT_EXEC_FAILED.match(lines[-1]) if lines else None
+        if match is None:
+            return None
+        command = (read_json(str(self._dir(key).record)) or {}).get("command")
+        what = f"the command {command!r}" if command else "the image's entrypoint"
+        return f"could not run {what}: {match['reason']}"
 
     def _fail(self, key: str, error: str) -> NoReturn:
         """The engine could not run the step at all: record why, for later waits too."""
@@ -379,6 +414,9 @@ class ContainerExecutor:
                 copy_entry(staged, step.outputs, path)
         if from_engine:
             await self.engine.export(record["container"], from_engine, step.outputs)
+            for inside, host in record["mounts"].items():  # the container shows empty mount points
+                if any(is_under(inside, path) for path in from_engine) and os.path.exists(host):
+                    copy_entry(host, step.outputs, inside)
         write_json_atomic(
             str(step.exit),
             {
@@ -427,6 +465,13 @@ class ContainerExecutor:
         with contextlib.suppress(ExecutorError):
             await self.wait(key)  # copies its outputs and logs before the container goes
         return record
+
+
+def _check_mount_point(key: str, inside: str) -> None:
+    if not inside.startswith("/") or posixpath.normpath(inside) != inside:
+        raise ExecutorError(f"step {key}: mount path must be absolute and normalised: {inside!r}")
+    if _MOUNT_UNSAFE.intersection(inside):
+        raise ExecutorError(f"step {key}: mount path {inside!r} has a ',', '\"' or newline")
 
 
 def _mounted_source(mounts: Mapping[str, str], path: str) -> str | None:

@@ -33,7 +33,7 @@ def quantity(text: str) -> float:
     """The value of a Kubernetes quantity such as ``500m``, ``1.5``, ``64Mi`` or ``1e3``."""
     match = _QUANTITY.match(text.strip())
     if match is None:
-        raise ExecutorError(f"invalid resource quantity {text!r}")
+        raise ValueError(f"invalid quantity {text!r}")
     number, suffix = float(match[1]), match[2]
     if suffix is None:
         return number
@@ -43,9 +43,17 @@ def quantity(text: str) -> float:
 
 
 def resource_flags(limits: Mapping[str, str]) -> list[str]:
+    """``run`` flags for the limits; ExecutorError naming the field for a malformed quantity."""
+    values = {}
+    for name in ("cpu", "memory"):
+        if name in limits:
+            try:
+                values[name] = quantity(limits[name])
+            except ValueError as error:
+                raise ExecutorError(f"resources.limits.{name}: {error}") from None
     flags = []
-    if "cpu" in limits:
-        flags += ["--cpus", f"{quantity(limits['cpu']):g}"]
-    if "memory" in limits:
-        flags += ["--memory", str(int(quantity(limits["memory"])))]
+    if "cpu" in values:
+        flags += ["--cpus", f"{values['cpu']:g}"]
+    if "memory" in values:
+        flags += ["--memory", str(int(values["memory"]))]
     return flags
