@@ -36,3 +36,9 @@ async def controller(
     await controller.start()
     yield controller
     await controller.close()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``minio`` run last: ``make test`` builds MinIO in the background (about 6 minutes
+    cold), so the rest of the suite runs while it builds instead of waiting for it."""
+    items.sort(key=lambda item: item.get_closest_marker("minio") is not None)

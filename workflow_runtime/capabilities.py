@@ -32,7 +32,16 @@ IMPLEMENTED_NEEDS = frozenset(
         "cluster-workflow-template",
         "memoize",
         "synchronization",
+        "artifact-repository",
+        "artifact-repository-ref",
+        "artifacts-raw",
+        "artifacts-http",
+        "artifacts-s3",
+        "archive-logs",
+        "secrets",
     }
 )
+"""``secrets`` here is secret references of artifact locations (``accessKeySecret``…), read from the
+hub's ``secrets`` setting; secret volumes (``volumes``) and ``env.valueFrom`` are still refused."""
 
 SUPPORTED_NEEDS = PASSIVE_NEEDS | IMPLEMENTED_NEEDS

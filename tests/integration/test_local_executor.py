@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -92,6 +93,29 @@ async def test_script_and_input_files_are_staged(executor: LocalExecutor) -> Non
     assert await run(executor, spec) == 0
     assert executor.read_log("wf/script", "stdout") == b"X\n"
     assert not Path("/argo/staging/script").exists()
+
+
+async def test_input_paths_are_copied_in_and_a_directory_hides_the_hosts(
+    executor: LocalExecutor, tmp_path: Path
+) -> None:
+    """Input artifacts: host files and trees appear at their paths, like a volume mounted there."""
+    host_dir = Path("/var/tmp") / f"tf-{uuid.uuid4().hex}"
+    (host_dir / "sub").mkdir(parents=True)
+    (host_dir / "host-only").write_text("host")
+    try:
+        tree = tmp_path / "tree"
+        (tree / "sub").mkdir(parents=True)
+        (tree / "sub" / "f").write_text("artifact\n")
+        single = tmp_path / "one.txt"
+        single.write_text("one\n")
+        script = f"ls {host_dir}; cat {host_dir}/sub/f /tmp/in/one.txt; echo changed > {host_dir}/sub/f"
+        spec = sh("wf/inputs", script, input_paths={str(host_dir): tree, "/tmp/in/one.txt": single})
+        assert await run(executor, spec) == 0
+        assert executor.read_log("wf/inputs", "stdout") == b"sub\nartifact\none\n"
+        assert (tree / "sub" / "f").read_text() == "artifact\n"  # the step changed its own copy
+        assert sorted(p.name for p in host_dir.iterdir()) == ["host-only", "sub"]
+    finally:
+        shutil.rmtree(host_dir)
 
 
 async def test_parallel_steps_have_private_tmp(executor: LocalExecutor) -> None:

@@ -49,6 +49,8 @@ def save_outputs(
 
 def _save(art: Artifact, source: Path, step: StepArtifacts) -> dict[str, Any]:
     assert art.path is not None
+    if art.raw is not None:
+        raise ArtifactError("raw artifacts are inputs only; an output needs s3, http or the repository")
     strategy = art.archive
     if strategy is not None and strategy.none is not None:
         upload, file_name = source, posixpath.basename(art.path.rstrip("/"))
@@ -62,8 +64,6 @@ def _save(art: Artifact, source: Path, step: StepArtifacts) -> dict[str, Any]:
     if art.http is not None:
         http.upload(art.http, upload)
         return entry
-    if art.raw is not None:
-        raise ArtifactError("raw artifacts are inputs only; an output needs s3, http or the repository")
     location = art.s3 or S3Artifact()
     repository, key = step.locate(location, posixpath.join(step.prefix, file_name))
     repository.save(key, upload)

@@ -4,6 +4,11 @@ The hub configures an artifact repository once (Argo's ``artifactRepository``): 
 in the embedded profile, or an S3 bucket. Key-only artifacts (``s3: {key: ...}``) and outputs with
 only a ``path`` go there, under the key format (default ``{{workflow.name}}/{{pod.name}}``). An
 artifact naming its own bucket goes to that bucket, with credentials from the hub's ``secrets``.
+
+Secrets: there is no Kubernetes API to read a Secret from, so a ``secretKeySelector``
+(``accessKeySecret: {name, key}``) is looked up in the hub's ``secrets`` setting,
+``{name: {key: value}}`` (the settings file, or ``TRIGGERFISH_SECRETS`` as JSON), the same table
+event sources and triggers read. A missing secret or key fails the step with Kubernetes' message.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from triggerfish.config import ArtifactRepositorySettings, SecretRef, Settings
 from workflow_runtime.artifacts.local import LocalRepository
 from workflow_runtime.artifacts.repository import ArtifactError, Repository
 from workflow_runtime.artifacts.s3 import S3Endpoint, S3Repository, s3_client
@@ -35,6 +41,42 @@ class RepositoryConfig:
     s3: S3Artifact | None = None
     key_format: str = DEFAULT_KEY_FORMAT
     archive_logs: bool = False
+
+
+def repository_config(setting: ArtifactRepositorySettings, default_dir: Path) -> RepositoryConfig:
+    """A repository as the hub's settings describe it (a directory unless ``s3`` is set)."""
+    if setting.s3 is None:
+        local = setting.local_dir or default_dir
+        return RepositoryConfig(local=local, key_format=setting.key_format, archive_logs=setting.archive_logs)
+
+    def selector(ref: SecretRef | None) -> SecretKeySelector | None:
+        return None if ref is None else SecretKeySelector(name=ref.name, key=ref.key)
+
+    s3 = setting.s3
+    location = S3Artifact(
+        endpoint=s3.endpoint,
+        bucket=s3.bucket,
+        region=s3.region,
+        insecure=s3.insecure,
+        access_key_secret=selector(s3.access_key_secret),
+        secret_key_secret=selector(s3.secret_key_secret),
+        create_bucket_if_not_present={} if s3.create_bucket_if_not_present else None,
+    )
+    return RepositoryConfig(s3=location, key_format=setting.key_format, archive_logs=setting.archive_logs)
+
+
+def context_from_settings(settings: Settings) -> ArtifactContext:
+    """The hub's artifact context: the default and named repositories, and the hub's ``secrets``."""
+    default_dir = settings.data_dir / "artifacts"
+    return ArtifactContext(
+        repository=repository_config(settings.artifact_repository, default_dir),
+        repositories={
+            name: repository_config(setting, default_dir)
+            for name, setting in settings.artifact_repositories.items()
+        },
+        secrets=settings.secrets,
+        staging=settings.data_dir / "artifact-staging",
+    )
 
 
 class ArtifactContext:
@@ -131,16 +173,18 @@ class ArtifactContext:
         the template's flag wins over the workflow's. A repository that cannot be found only
         fails the step when an artifact needs it."""
         step = StepArtifacts(self, self.staging / step_key)
+        config: RepositoryConfig | None = None
         try:
-            step.config = self.repository_for(ref)
-            step.prefix = render(step.config.key_format, Scope(variables), allow_unresolved=False)
+            config = self.repository_for(ref)
+            step.prefix = render(config.key_format, Scope(variables), allow_unresolved=False)
+            step.config = config  # only with its prefix: never store outputs at the repository's root
         except ArtifactError as error:
             step.problem = str(error)
         except TemplateError as error:
             step.problem = f"artifact repository keyFormat: {error}"
         workflow_flag, template_flag = archive_logs
         flag = template_flag if template_flag is not None else workflow_flag
-        step.archive_logs = bool((step.config and step.config.archive_logs) or flag)
+        step.archive_logs = bool((config and config.archive_logs) or flag)
         return step
 
 

@@ -143,7 +143,7 @@ def stage_inputs(artifacts: list[Artifact], step: StepArtifacts) -> dict[str, Pa
             os.replace(download, dest)
         if art.mode is not None:
             _chmod(dest, art.mode, bool(art.recurse_mode))
-        staged[art.path] = dest
+        staged[posixpath.normpath(art.path)] = dest  # executors want normalised paths (no "/tmp/x/")
     return staged
 
 

@@ -83,11 +83,11 @@ class S3Artifact(ArgoModel):
     insecure: bool | None = None
     access_key_secret: SecretKeySelector | None = None
     secret_key_secret: SecretKeySelector | None = None
-    use_sdk_creds: bool | None = None
+    use_sdk_creds: bool | None = Field(default=None, alias="useSDKCreds")
     create_bucket_if_not_present: Passive = None
     encryption_options: NotSupported = None
     ca_secret: NotSupported = None
-    role_arn: NotSupported = None
+    role_arn: NotSupported = Field(default=None, alias="roleARN")
     session_token_secret: NotSupported = None
 
 

@@ -95,7 +95,10 @@ class LocalExecutor:
             return
         if await self._running(key):
             return
-        self._stage(paths, spec)
+        if spec.input_paths:  # artifacts can be large: copy them off the event loop
+            await asyncio.to_thread(self._stage, paths, spec)
+        else:
+            self._stage(paths, spec)
         await self._slots.acquire()
         self._holding_slot.add(key)
         try:
@@ -281,26 +284,44 @@ class LocalExecutor:
         return StepView(self._paths(key), self._isolated)
 
     def _stage(self, paths: StepPaths, spec: StepSpec) -> None:
-        """Write the step's input files and stdin where its view will show them."""
-        if not spec.files and spec.stdin is None:
+        """Write the step's input files, input artifacts and stdin where its view will show them."""
+        if not spec.files and not spec.input_paths and spec.stdin is None:
             return
         if os.path.exists(paths.exit):  # the agent refuses it too, but only after we wrote
             raise ExecutorError(f"step {spec.step_key} already ran; step keys are single-use")
         os.makedirs(paths.dir, exist_ok=True)
         for view_path, content in spec.files.items():
-            try:
-                host = paths.staging_path(view_path, self._isolated)
-            except ValueError as error:
-                raise ExecutorError(f"step {spec.step_key}: {error}") from None
-            if self._isolated and is_under(view_path, "/tmp"):
-                paths.make_tmp()
-            os.makedirs(os.path.dirname(host), exist_ok=True)
+            host = self._staging_path(paths, spec.step_key, view_path)
             with open(host, "wb") as f:
                 f.write(content)
             os.chmod(host, spec.file_modes.get(view_path, 0o644))
+        for view_path, source in spec.input_paths.items():
+            host = self._staging_path(paths, spec.step_key, view_path)
+            if os.path.isdir(host) and not os.path.islink(host):
+                shutil.rmtree(host)  # without isolation the host path may hold an earlier run's copy
+            elif os.path.lexists(host):
+                os.unlink(host)
+            if source.is_dir():
+                shutil.copytree(source, host, symlinks=True)
+                if self._isolated and not is_under(view_path, "/tmp"):
+                    # Like a volume mounted there: the artifact hides what the host has at that path.
+                    os.setxattr(host, "trusted.overlay.opaque", b"y", follow_symlinks=False)
+            else:
+                shutil.copy2(source, host)
         if spec.stdin is not None:
             with open(paths.stdin, "wb") as f:
                 f.write(spec.stdin)
+
+    def _staging_path(self, paths: StepPaths, step_key: str, view_path: str) -> str:
+        """The host path that appears at ``view_path`` in the step's view, its directory created."""
+        try:
+            host = paths.staging_path(view_path, self._isolated)
+        except ValueError as error:
+            raise ExecutorError(f"step {step_key}: {error}") from None
+        if self._isolated and is_under(view_path, "/tmp"):
+            paths.make_tmp()
+        os.makedirs(os.path.dirname(host), exist_ok=True)
+        return host
 
     def _env(self, env: Mapping[str, str], toolbox: str | None) -> dict[str, str]:
         merged = {"PATH": DEFAULT_PATH, "HOME": os.path.expanduser("~"), **env}
