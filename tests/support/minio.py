@@ -8,10 +8,11 @@ otherwise (the script's lock). Then:
 1. ``minio server DIR --address 127.0.0.1:<free port>`` with root credentials :data:`ACCESS_KEY` /
    :data:`SECRET_KEY`, and for each webhook target ``MINIO_NOTIFY_WEBHOOK_ENABLE_<ID>=on`` and
    ``MINIO_NOTIFY_WEBHOOK_ENDPOINT_<ID>=<url>`` (MinIO probes the endpoint at startup, so the
-   receiver must be up first);
+   receiver must be up first), and for each Kafka target ``MINIO_NOTIFY_KAFKA_ENABLE_<ID>=on``,
+   ``MINIO_NOTIFY_KAFKA_BROKERS_<ID>`` and ``MINIO_NOTIFY_KAFKA_TOPIC_<ID>``;
 2. ready once ``/minio/health/ready`` answers 200;
 3. buckets and notifications through boto3 (``PutBucketNotificationConfiguration`` with the queue
-   ARN ``arn:minio:sqs::<ID>:webhook``);
+   ARN ``arn:minio:sqs::<ID>:webhook`` or ``arn:minio:sqs::<ID>:kafka``);
 4. torn down with SIGTERM (SIGKILL after a grace period), its directory removed.
 
 A MinIO that cannot be built or started fails the tests that need it when ``CI=true``; elsewhere they
@@ -45,6 +46,8 @@ BUILD_TIMEOUT = 1800.0
 ACCESS_KEY = "triggerfish"
 SECRET_KEY = "triggerfish-secret"
 START_TIMEOUT = 60.0
+KafkaTarget = tuple[str, str]
+"""A Kafka notification target: the brokers (``host:port,…``) and the topic."""
 
 
 def minio_binary() -> Path:
@@ -68,7 +71,9 @@ class MinioServer:
     binary: Path
     directory: Path
     webhooks: Mapping[str, str] = field(default_factory=dict)
-    """Notification targets: ``{target id: endpoint URL}``."""
+    """Webhook notification targets: ``{target id: endpoint URL}``."""
+    kafka_targets: Mapping[str, KafkaTarget] = field(default_factory=dict)
+    """Kafka notification targets: ``{target id: (brokers, topic)}``."""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
@@ -110,6 +115,10 @@ class MinioServer:
         for target, url in self.webhooks.items():
             env[f"MINIO_NOTIFY_WEBHOOK_ENABLE_{target}"] = "on"
             env[f"MINIO_NOTIFY_WEBHOOK_ENDPOINT_{target}"] = url
+        for target, (brokers, topic) in self.kafka_targets.items():
+            env[f"MINIO_NOTIFY_KAFKA_ENABLE_{target}"] = "on"
+            env[f"MINIO_NOTIFY_KAFKA_BROKERS_{target}"] = brokers
+            env[f"MINIO_NOTIFY_KAFKA_TOPIC_{target}"] = topic
         return env
 
     def start(self) -> MinioServer:
@@ -155,8 +164,9 @@ class MinioServer:
     def notify(
         self, bucket: str, target: str, events: Sequence[str] = ("s3:ObjectCreated:*",), prefix: str = ""
     ) -> None:
-        """Send the bucket's events to the webhook target ``target`` (one of :attr:`webhooks`)."""
-        queue: dict[str, Any] = {"QueueArn": f"arn:minio:sqs::{target}:webhook", "Events": list(events)}
+        """Send the bucket's events to ``target`` (one of :attr:`webhooks` or :attr:`kafka_targets`)."""
+        kind = "kafka" if target in self.kafka_targets else "webhook"
+        queue: dict[str, Any] = {"QueueArn": f"arn:minio:sqs::{target}:{kind}", "Events": list(events)}
         if prefix:
             queue["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}
         self.client().put_bucket_notification_configuration(
@@ -166,12 +176,14 @@ class MinioServer:
 
 @contextlib.contextmanager
 def running_minio(
-    buckets: Sequence[str] = (), webhooks: Mapping[str, str] | None = None
+    buckets: Sequence[str] = (),
+    webhooks: Mapping[str, str] | None = None,
+    kafka_targets: Mapping[str, KafkaTarget] | None = None,
 ) -> Iterator[MinioServer]:
     """A started MinIO holding ``buckets`` (skipped, or failed under CI, when it cannot run)."""
     binary = minio_binary()
     directory = Path(tempfile.mkdtemp(prefix="triggerfish-minio-"))
-    server = MinioServer(binary, directory, dict(webhooks or {}))
+    server = MinioServer(binary, directory, dict(webhooks or {}), dict(kafka_targets or {}))
     try:
         try:
             server.start()
