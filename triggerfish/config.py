@@ -132,6 +132,53 @@ class AuthSettings(BaseModel):
     """API bearer tokens. None configured: the API is open (the embedded default, on loopback)."""
 
 
+class SecretRef(BaseModel):
+    """A key of one of the hub's ``secrets`` (Argo's ``secretKeySelector``)."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str
+    key: str
+
+
+class S3RepositorySettings(BaseModel):
+    """An S3 bucket (AWS, MinIO or any S3 API) as the artifact repository; credentials come from
+    the hub's ``secrets`` (none given: boto3's own chain, e.g. ``AWS_ACCESS_KEY_ID``)."""
+
+    model_config = {"extra": "forbid"}
+
+    bucket: str
+    endpoint: str | None = None
+    """``host:port`` (``127.0.0.1:9000``) or a URL; unset is AWS."""
+    region: str | None = None
+    insecure: bool = False
+    """Plain HTTP to ``host:port`` endpoints (and no certificate check)."""
+    access_key_secret: SecretRef | None = None
+    secret_key_secret: SecretRef | None = None
+    create_bucket_if_not_present: bool = False
+
+
+class ArtifactRepositorySettings(BaseModel):
+    """Argo's ``artifactRepository``: where outputs without a location of their own are stored."""
+
+    model_config = {"extra": "forbid"}
+
+    local_dir: Path | None = None
+    """A directory on the hub's host; the default repository is ``<data_dir>/artifacts``."""
+    s3: S3RepositorySettings | None = None
+    """An S3 bucket instead of a directory."""
+    key_format: str = "{{workflow.name}}/{{pod.name}}"
+    """Where a step's outputs go inside the repository (Argo's ``keyFormat``)."""
+    archive_logs: bool = False
+    """Store every step's output as the artifact ``main-logs`` (Argo's ``archiveLogs``)."""
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> ArtifactRepositorySettings:
+        if self.local_dir is not None and self.s3 is not None:
+            raise ValueError("artifact repository: set local_dir or s3, not both")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TRIGGERFISH_", env_nested_delimiter="__", extra="forbid")
 
@@ -151,6 +198,10 @@ class Settings(BaseSettings):
     (what Argo reads from the ConfigMap a semaphore's ``configMapKeyRef`` names)."""
     secrets: dict[str, dict[str, str]] = Field(default_factory=dict)
     """Kubernetes-style secrets for manifests' secret references: ``{name: {key: value}}``."""
+    artifact_repository: ArtifactRepositorySettings = Field(default_factory=ArtifactRepositorySettings)
+    """The default artifact repository (Argo's ``artifactRepository``)."""
+    artifact_repositories: dict[str, ArtifactRepositorySettings] = Field(default_factory=dict)
+    """Repositories a workflow's ``spec.artifactRepositoryRef`` can name, keyed ``<configMap>/<key>``."""
 
     @property
     def resolved_database_url(self) -> str:

@@ -34,6 +34,7 @@ from triggerfish.store.schedules import ScheduleTickStore
 from triggerfish.store.workflows import WorkflowStore
 from triggerfish.submitter import HubSubmitter
 from triggers.registry import default_drivers
+from workflow_runtime.artifacts.context import context_from_settings
 from workflow_runtime.controller.controller import Controller, SubmitOptions
 from workflow_runtime.controller.ownership import Ownership, OwnershipSettings
 from workflow_runtime.controller.run import RunSettings
@@ -181,6 +182,7 @@ async def open_hub(settings: Settings, *, start_controller: bool = True) -> Hub:
     run_settings = RunSettings(
         kill_grace_seconds=settings.executor.kill_grace_seconds,
         keep_step_files=settings.executor.keep_step_files,
+        artifacts=context_from_settings(settings),
     )
     controller = Controller(
         workflows,
