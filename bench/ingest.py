@@ -11,7 +11,8 @@ with the webhook secret) and applies, through the API, a ``github`` EventSource 
   connections, every request the same pre-signed ~7 KB ``pull_request`` body (the signature covers
   the body only) with its own ``X-GitHub-Delivery``. Only 2xx answers count: the hub answers 200
   only once the event is durable on the bus. Afterwards every accepted delivery id is looked up in
-  the events API (all must be on the bus).
+  the events API (all must be on the bus), and the log trigger's firings (``/metrics``) show
+  whether the sensor kept pace: how many had fired when the load ended, and when it caught up.
 * **latency**: a Sensor with an ``argoWorkflow`` trigger whose workflow has one step (busybox
   ``true``). Deliveries are sent at a steady ``--rate`` from this process over keep-alive
   connections; for each, the time from sending to the hub's answer, and from sending to the
@@ -48,11 +49,13 @@ from typing import Any
 
 import httpx
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 SECRET = "bench-secret"
 EVENTS = "/api/v1/triggerfish/events"
 MANIFESTS = "/api/v1/triggerfish/manifests"
 ENDPOINT = "/github"
+LOG_SENSOR = "ingest-log"
 TRIGGERFISH = Path(sys.executable).parent / "triggerfish"
 TARGET_DELIVERIES_PER_SECOND = 2000
 TARGET_P50_MS = 20.0
@@ -230,7 +233,7 @@ def log_sensor() -> dict[str, Any]:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Sensor",
-        "metadata": {"name": "ingest-log"},
+        "metadata": {"name": LOG_SENSOR},
         "spec": {"dependencies": [DEPENDENCY], "triggers": [{"template": {"name": "log", "log": {}}}]},
     }
 
@@ -395,6 +398,31 @@ def page_event_ids(hub: Hub) -> set[str]:
         before = page["next"]
 
 
+def log_triggers_fired(hub: Hub) -> int:
+    """Firings of the ``log`` sensor's trigger that succeeded, from the hub's ``/metrics``."""
+    text = hub.client.get("/metrics").text
+    return int(
+        sum(
+            sample.value
+            for family in text_string_to_metric_families(text)
+            for sample in family.samples
+            if sample.name == "triggerfish_trigger_results_total"
+            and sample.labels.get("sensor") == LOG_SENSOR
+            and sample.labels.get("outcome") == "succeeded"
+        )
+    )
+
+
+def wait_for_fired(hub: Hub, count: int, timeout: float) -> float | None:
+    """Seconds until the log trigger has fired ``count`` times (None: not within ``timeout``)."""
+    start = time.monotonic()
+    while log_triggers_fired(hub) < count:
+        if time.monotonic() - start > timeout:
+            return None
+        time.sleep(0.1)
+    return time.monotonic() - start
+
+
 # ------------------------------------------------------------------------------ phase 1: wrk
 
 WRK_SCRIPT = """
@@ -457,6 +485,10 @@ class Throughput:
     p99_ms: float
     missing: int
     on_bus: int
+    fired_during_load: int
+    """log trigger firings finished when the load ended (the sensor's pace under load)"""
+    drain_seconds: float | None
+    """from the end of the load until every event on the bus had fired the log trigger"""
     usage: Usage
 
     @property
@@ -482,14 +514,27 @@ def run_wrk(hub: Hub, work: Path, seconds: float, connections: int, run: str) ->
     if result.returncode != 0 or line is None:
         raise RuntimeError(f"wrk failed:\n{result.stdout}{result.stderr}")
     accepted, rejected, duration_us, errors, p50, p99, _ = (int(x) for x in line.split()[1:])
+    fired_during_load, drained_from = log_triggers_fired(hub), time.monotonic()
     ids: list[str] = []
     for path in work.glob("accepted-*.txt"):
         ids += path.read_text().split()
     assert len(ids) == accepted, (len(ids), accepted)
     on_bus = page_event_ids(hub)
     missing = len(set(ids) - on_bus)
+    waited = wait_for_fired(hub, len(on_bus), timeout=600)
+    drain = None if waited is None else time.monotonic() - drained_from
     return Throughput(
-        accepted, rejected, errors, duration_us / 1e6, p50 / 1e3, p99 / 1e3, missing, len(on_bus), usage
+        accepted,
+        rejected,
+        errors,
+        duration_us / 1e6,
+        p50 / 1e3,
+        p99 / 1e3,
+        missing,
+        len(on_bus),
+        fired_during_load,
+        drain,
+        usage,
     )
 
 
@@ -708,6 +753,14 @@ def report(throughput: Throughput | None, latency: Latency | None) -> None:
             f"{t.errors} socket errors; {t.on_bus:,} events on the bus, "
             f"{t.missing} accepted deliveries missing from it; {usage_line(t.usage, t.seconds)}; "
             f"{t.usage.hub / max(1, t.accepted) * 1e6:.0f} µs hub CPU per delivery"
+        )
+        drained = (
+            "did not catch up" if t.drain_seconds is None else f"caught up {t.drain_seconds:.1f} s later"
+        )
+        print(
+            f"sensor: the log trigger had fired {t.fired_during_load:,} times when the load ended "
+            f"({t.fired_during_load / t.seconds:,.0f}/s), {t.on_bus - t.fired_during_load:,} behind; "
+            f"{drained}"
         )
     if latency is not None:
         lat = latency

@@ -28,6 +28,7 @@ Behaviour, checked against Argo Events (``pkg/eventsources/sources/webhook/start
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -93,6 +94,7 @@ def with_metadata(data: dict[str, Any], metadata: Mapping[str, str] | None) -> d
 # --------------------------------------------------------------------------------------- headers
 
 
+@functools.lru_cache(maxsize=1024)  # senders repeat the same few names on every request
 def canonical_header_key(name: str) -> str:
     """Go's ``textproto.CanonicalMIMEHeaderKey``: ``x-github-event`` → ``X-Github-Event``.
 

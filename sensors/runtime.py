@@ -13,9 +13,10 @@ For each event it
 
 A crash before step 2 commits re-processes the event from scratch; after it, the delivery row
 marks the event as applied and the pending firing is picked up again. Firings are executed by
-one worker per trigger, in order, with the trigger's ``rateLimit`` and ``retryStrategy``; when
-they are exhausted the ``dlqTrigger`` (if any) fires with the same events. So a slow or failing
-trigger never holds up the others, nor the sensor's consumption, nor other sensors.
+one worker per trigger, started in order (up to ``FIRE_CONCURRENCY`` at once), with the trigger's
+``rateLimit`` and ``retryStrategy``; when they are exhausted the ``dlqTrigger`` (if any) fires
+with the same events. So a slow or failing trigger never holds up the others, nor the sensor's
+consumption, nor other sensors.
 
 Deliberate differences from Argo Events: execution is always at-least-once (``atLeastOnce: false``
 in Argo acknowledges before acting and skips retries; here firings are durable and retried
@@ -46,7 +47,16 @@ from triggerfish import metrics
 from triggerfish.bus.base import Bus, Record, StartPosition, Subscription
 from triggerfish.events import Event, namespace_of
 from triggers.base import FireResult, Firing, TriggerDriver, TriggerError
-from triggers.firings import DEAD_LETTERED, FAILED, SUCCEEDED, FiringRecord, FiringStatus, FiringStore
+from triggers.firings import (
+    DEAD_LETTERED,
+    FAILED,
+    SUCCEEDED,
+    Finished,
+    FiringRecord,
+    FiringStatus,
+    FiringStore,
+    NewFiring,
+)
 
 __all__ = ["Clock", "RateLimiter", "SensorRunner", "SystemClock", "consumer_group"]
 
@@ -54,6 +64,17 @@ log = logging.getLogger(__name__)
 
 PROCESS_ATTEMPTS = 5
 """Times an event is processed again after an unexpected error (database down…) before it is skipped."""
+
+FINISH_BATCH = 100
+"""Fired firings whose outcomes are recorded in one transaction, when many are pending."""
+
+FIRE_CONCURRENCY = 32
+"""Pending firings of one trigger fired at once (a workflow submission waits on several database
+transactions: one at a time, a trigger managed about 30 runs a second)."""
+
+PROCESS_BATCH = 256
+"""Events applied in one transaction when the sensor is behind: a transaction per event capped a
+sensor at about a hundred events a second on SQLite."""
 
 EVENT_CACHE = 1024
 
@@ -152,6 +173,24 @@ def _selected_by_weight(trigger: Trigger, triggers: Sequence[Trigger], ids: Sequ
             total += other.weight
     position = _event_hash(ids) % total
     return any(name == trigger.name and start <= position < end for name, start, end in ranges)
+
+
+@dataclass(frozen=True, slots=True)
+class _End:
+    """The subscription ended: the bus was closed (``error`` None) or failed."""
+
+    error: Exception | None = None
+
+
+async def _read(subscription: Subscription, records: asyncio.Queue[Record | _End]) -> None:
+    """Queue the subscription's records for the runner (up to the queue's size ahead), then the end."""
+    try:
+        async for record in subscription:
+            await records.put(record)
+    except Exception as exc:
+        await records.put(_End(exc))
+    else:
+        await records.put(_End())
 
 
 class _Committer:
@@ -359,16 +398,48 @@ class SensorRunner:
 
     async def _consume(self, subscription: Subscription) -> None:
         committer = _Committer(subscription)
+        records: asyncio.Queue[Record | _End] = asyncio.Queue(PROCESS_BATCH)
+        reader = asyncio.create_task(_read(subscription, records), name=f"{self.group}:read")
         try:
-            await self._consume_records(subscription, committer)
+            await self._consume_records(records, committer)
         finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
             await committer.close()
 
-    async def _consume_records(self, subscription: Subscription, committer: _Committer) -> None:
-        async for record in subscription:
+    async def _consume_records(self, records: asyncio.Queue[Record | _End], committer: _Committer) -> None:
+        """Apply what the reader queued, everything queued at once in one transaction."""
+        while True:
+            items = [await records.get()]
+            while len(items) < PROCESS_BATCH and not records.empty():
+                items.append(records.get_nowait())
+            batch = [item for item in items if isinstance(item, Record)]
+            if batch:
+                await self._apply(batch)
+                committer.advance(batch[-1])
+                self._processed = batch[-1].offset
+                await self._notify()
+            for item in items:
+                if isinstance(item, _End):
+                    if item.error is not None:
+                        raise item.error
+                    return
+
+    async def _apply(self, batch: list[Record]) -> None:
+        """The batch in one transaction; if that fails, each record on its own, with retries."""
+        if len(batch) > 1:
+            try:
+                await self._process(batch)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.debug("sensor %s/%s: batch failed; its events one by one", self.namespace, self.name)
+        for record in batch:
             for attempt in range(1, PROCESS_ATTEMPTS + 1):
                 try:
-                    await self._process(record)
+                    await self._process([record])
                     break
                 except asyncio.CancelledError:
                     raise
@@ -380,9 +451,6 @@ class SensorRunner:
                         log.error("sensor %s/%s: skipping %s", self.namespace, self.name, message)
                     else:
                         await self._clock.sleep(min(2.0**attempt, 30.0))
-            committer.advance(record)
-            self._processed = record.offset
-            await self._notify()
 
     def _remember_error(self, message: str) -> None:
         self.errors.append(message)
@@ -426,27 +494,36 @@ class SensorRunner:
                 )
         return matched
 
-    async def _process(self, record: Record) -> None:
-        matched = self._match(record)
-        if not matched:
+    async def _process(self, records: Sequence[Record]) -> None:
+        """Apply the records' effects, in order, in one transaction."""
+        matches = [(record, matched) for record in records if (matched := self._match(record))]
+        if not matches:
             return
-        self._cache_event(record.offset, record.event)
+        for record, _ in matches:
+            self._cache_event(record.offset, record.event)
         now = self._clock.now()
-        woken: list[_Plan] = []
+        firings: list[NewFiring] = []
         async with self._engine.begin() as conn:
-            if await self._state.delivered(conn, record.offset):
-                woken = self._plans  # redelivered after a crash: its firings may still be pending
-            else:
-                await self._state.record_delivery(conn, record.offset, matched, now)
+            applied = await self._state.delivered(conn, [record.offset for record, _ in matches])
+            fresh = [(record, matched) for record, matched in matches if record.offset not in applied]
+            await self._state.record_deliveries(conn, [(r.offset, matched) for r, matched in fresh], now)
+            for record, matched in fresh:
                 for dep in matched:
                     metrics.SENSOR_MATCHES.labels(self.namespace, self.name, dep).inc()
                 for plan in self._plans:
                     relevant = [dep for dep in matched if dep in plan.condition.dependencies]
-                    if relevant and await self._advance(conn, plan, relevant, record, now):
-                        woken.append(plan)
-        for plan in woken:
-            plan.idle = False
-            plan.wake.set()
+                    if relevant:
+                        firings += await self._advance(conn, plan, relevant, record, now)
+            created = await FiringStore.create_many(conn, firings, now)
+        # A redelivered event (after a crash) may have left firings pending: wake every worker.
+        self._wake({f.trigger for f in firings if f.key in created} if not applied else None)
+
+    def _wake(self, triggers: set[str] | None) -> None:
+        """Let the workers of these triggers (all when None) look for pending firings."""
+        for plan in self._plans:
+            if triggers is None or plan.name in triggers:
+                plan.idle = False
+                plan.wake.set()
 
     async def replay(self, record: Record, nonce: str) -> list[str]:
         """Run again what an event caused (``triggerfish events replay``): every firing it took part
@@ -457,26 +534,25 @@ class SensorRunner:
             return []
         self._cache_event(record.offset, record.event)
         now = self._clock.now()
-        woken: list[_Plan] = []
         past = [
             f
             for f in await self._firings.list(self.namespace, self.name, limit=10_000)
             if record.offset in f.event_offsets.values()
         ]
+        firings: list[NewFiring] = []
         async with self._engine.begin() as conn:
             for plan in self._plans:
-                firings = [f for f in past if f.trigger == plan.name]
-                if firings:
-                    for firing in firings:
-                        await self._create_firing(conn, plan, dict(firing.event_offsets), now, nonce)
-                    woken.append(plan)
+                earlier = [f for f in past if f.trigger == plan.name]
+                if earlier:
+                    for firing in earlier:
+                        new = await self._firing(plan, dict(firing.event_offsets), nonce)
+                        firings += [new] if new is not None else []
                     continue
                 relevant = [dep for dep in matched if dep in plan.condition.dependencies]
-                if relevant and await self._advance(conn, plan, relevant, record, now, replay=nonce):
-                    woken.append(plan)
-        for plan in woken:
-            plan.idle = False
-            plan.wake.set()
+                if relevant:
+                    firings += await self._advance(conn, plan, relevant, record, now, replay=nonce)
+            await FiringStore.create_many(conn, firings, now)
+        self._wake({f.trigger for f in firings})
         return matched
 
     async def _advance(
@@ -487,13 +563,15 @@ class SensorRunner:
         record: Record,
         now: datetime,
         replay: str = "",
-    ) -> bool:
-        """Update one trigger's partial matches for this event; True when a firing was created."""
-        created = False
+    ) -> list[NewFiring]:
+        """Update one trigger's partial matches for this event; the firings it completes (for the
+        caller to insert, all of a transaction's at once)."""
+        firings: list[NewFiring] = []
         if not plan.condition.requires_and:
             for dep in relevant:
-                created |= await self._create_firing(conn, plan, {dep: record.offset}, now, replay)
-            return created
+                firing = await self._firing(plan, {dep: record.offset}, replay)
+                firings += [firing] if firing is not None else []
+            return firings
         saved: dict[str, SavedMatch] = {
             dep: match
             for dep, match in (await self._state.saved(conn, plan.name)).items()
@@ -507,17 +585,17 @@ class SensorRunner:
             if plan.condition.holds({*saved, dep}):
                 offsets = {name: match.offset for name, match in saved.items()}
                 offsets[dep] = record.offset
-                created |= await self._create_firing(conn, plan, offsets, now, replay)
+                firing = await self._firing(plan, offsets, replay)
+                firings += [firing] if firing is not None else []
                 await self._state.clear(conn, plan.name)
                 saved = {}
             else:
                 await self._state.save(conn, plan.name, dep, record.offset, record.appended_at)
                 saved[dep] = SavedMatch(record.offset, record.appended_at)
-        return created
+        return firings
 
-    async def _create_firing(
-        self, conn: AsyncConnection, plan: _Plan, offsets: dict[str, int], now: datetime, replay: str = ""
-    ) -> bool:
+    async def _firing(self, plan: _Plan, offsets: dict[str, int], replay: str = "") -> NewFiring | None:
+        """The firing of ``plan`` with these events, unless trigger weights give them to another."""
         if plan.trigger.weight > 0:
             ids: list[str] = []
             for offset in offsets.values():
@@ -525,17 +603,8 @@ class SensorRunner:
                 if event is not None:
                     ids.append(event.get_id())
             if not _selected_by_weight(plan.trigger, self.sensor.spec.triggers, ids):
-                return False
-        _, new = await FiringStore.create(
-            conn,
-            namespace=self.namespace,
-            sensor=self.name,
-            trigger=plan.name,
-            event_offsets=offsets,
-            now=now,
-            replay=replay,
-        )
-        return new
+                return None
+        return NewFiring(self.namespace, self.name, plan.name, offsets, replay)
 
     async def _reset_loop(self, plan: _Plan) -> None:
         """Clear the trigger's partial matches at every ``conditionsReset`` tick."""
@@ -570,31 +639,48 @@ class SensorRunner:
                 await plan.wake.wait()
                 continue
             plan.idle = False
-            for record in pending:
-                try:
-                    await self._execute(plan, record)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
-                    log.exception(
-                        "sensor %s/%s: firing %s failed unexpectedly", self.namespace, self.name, record.id
-                    )
-                    self._remember_error(f"firing {record.id}: {type(exc).__name__}: {exc}")
-                    await asyncio.sleep(1.0)
-                    break
+            try:
+                await self._fire_all(plan, pending)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.exception("sensor %s/%s: firing failed unexpectedly", self.namespace, self.name)
+                self._remember_error(f"trigger {plan.name}: {type(exc).__name__}: {exc}")
+                await asyncio.sleep(1.0)
 
-    async def _execute(self, plan: _Plan, record: FiringRecord) -> None:
-        """Fire one pending firing and record its final status."""
-        final = await self._fire_firing(plan, record)
-        await self._firings.finish(
-            record.id,
-            final.status,
-            attempts=final.attempts,
+    async def _fire_all(self, plan: _Plan, pending: Sequence[FiringRecord]) -> None:
+        """Fire up to :data:`FIRE_CONCURRENCY` at a time, started in order; record the outcomes in
+        one transaction per :data:`FINISH_BATCH` (and before an error or a stop ends the round, so
+        nothing that fired is fired again)."""
+        done: list[tuple[FiringRecord, _Final]] = []
+        try:
+            for start in range(0, len(pending), FIRE_CONCURRENCY):
+                group = pending[start : start + FIRE_CONCURRENCY]
+                outcomes = await asyncio.gather(
+                    *(self._fire_firing(plan, record) for record in group), return_exceptions=True
+                )
+                pairs = list(zip(group, outcomes, strict=True))
+                done += [(record, outcome) for record, outcome in pairs if isinstance(outcome, _Final)]
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome  # the rest of the group is recorded first (finally)
+                if len(done) >= FINISH_BATCH:
+                    await self._finish(plan, done)
+                    done = []
+        finally:
+            if done:
+                await asyncio.shield(self._finish(plan, done))
+
+    async def _finish(self, plan: _Plan, done: Sequence[tuple[FiringRecord, _Final]]) -> None:
+        await self._firings.finish_many(
+            [
+                Finished(record.id, final.status, final.attempts, final.result, final.error)
+                for record, final in done
+            ],
             now=self._clock.now(),
-            result=final.result,
-            error=final.error,
         )
-        metrics.TRIGGER_RESULTS.labels(self.namespace, self.name, plan.name, final.status).inc()
+        for _, final in done:
+            metrics.TRIGGER_RESULTS.labels(self.namespace, self.name, plan.name, final.status).inc()
 
     async def _fire_firing(self, plan: _Plan, record: FiringRecord) -> _Final:
         """The trigger with its retries, then the ``dlqTrigger`` if it failed (at-least-once only)."""

@@ -109,29 +109,34 @@ class SensorState:
 
     # -- deliveries
 
-    async def delivered(self, conn: AsyncConnection, offset: int) -> bool:
-        """Whether this event's effects were already applied (it is being redelivered)."""
-        row = await conn.execute(
+    async def delivered(self, conn: AsyncConnection, offsets: Sequence[int]) -> set[int]:
+        """Which of these events' effects were already applied (they are being redelivered)."""
+        rows = await conn.execute(
             sa.select(event_deliveries.c.event_offset).where(
-                event_deliveries.c.event_offset == offset,
+                event_deliveries.c.event_offset.in_(list(offsets)),
                 event_deliveries.c.namespace == self.namespace,
                 event_deliveries.c.sensor == self.sensor,
             )
         )
-        return row.first() is not None
+        return {row.event_offset for row in rows}
 
-    async def record_delivery(
-        self, conn: AsyncConnection, offset: int, dependencies: Sequence[str], at: datetime
+    async def record_deliveries(
+        self, conn: AsyncConnection, deliveries: Sequence[tuple[int, Sequence[str]]], at: datetime
     ) -> None:
-        await conn.execute(
-            sa.insert(event_deliveries).values(
-                event_offset=offset,
-                namespace=self.namespace,
-                sensor=self.sensor,
-                dependencies=list(dependencies),
-                at=at,
-            )
-        )
+        """(offset, dependencies matched) of each event applied."""
+        if not deliveries:
+            return
+        rows = [
+            {
+                "event_offset": offset,
+                "namespace": self.namespace,
+                "sensor": self.sensor,
+                "dependencies": list(dependencies),
+                "at": at,
+            }
+            for offset, dependencies in deliveries
+        ]
+        await conn.execute(sa.insert(event_deliveries), rows)
 
 
 async def deliveries_of(engine: AsyncEngine, offset: int) -> dict[tuple[str, str], list[str]]:

@@ -27,9 +27,11 @@ from triggerfish.store.schema import trigger_firings, workflow_events
 from triggers.base import Firing
 
 __all__ = [
+    "Finished",
     "FiringRecord",
     "FiringStatus",
     "FiringStore",
+    "NewFiring",
     "firing_key",
     "record_workflow_events",
     "workflows_of_event",
@@ -94,44 +96,76 @@ def _record(row: sa.Row[Any]) -> FiringRecord:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class NewFiring:
+    """A set of events that satisfied a trigger, to be inserted as a pending firing."""
+
+    namespace: str
+    sensor: str
+    trigger: str
+    event_offsets: Mapping[str, int]
+    replay: str = ""
+
+    @property
+    def key(self) -> str:
+        return firing_key(self.namespace, self.sensor, self.trigger, self.event_offsets, self.replay)
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The final status of one firing (see :meth:`FiringStore.finish`)."""
+
+    firing_id: int
+    status: FiringStatus
+    attempts: int
+    result: Mapping[str, Any] | None = None
+    error: str | None = None
+
+
+_FINISH = (
+    sa.update(trigger_firings)
+    .where(trigger_firings.c.id == sa.bindparam("firing_id"), trigger_firings.c.status == PENDING)
+    .values(
+        status=sa.bindparam("new_status"),
+        attempts=sa.bindparam("new_attempts"),
+        result=sa.bindparam("new_result", type_=trigger_firings.c.result.type),
+        error=sa.bindparam("new_error"),
+        updated_at=sa.bindparam("now", type_=trigger_firings.c.updated_at.type),
+    )
+)
+"""A firing's final status, written only while it is pending (a finished firing never changes)."""
+
+
 class FiringStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     @staticmethod
-    async def create(
-        conn: AsyncConnection,
-        *,
-        namespace: str,
-        sensor: str,
-        trigger: str,
-        event_offsets: Mapping[str, int],
-        now: datetime,
-        replay: str = "",
-    ) -> tuple[FiringRecord, bool]:
-        """Insert a pending firing unless its key exists; returns the row and whether it is new."""
-        key = firing_key(namespace, sensor, trigger, event_offsets, replay)
+    async def create_many(conn: AsyncConnection, firings: Sequence[NewFiring], now: datetime) -> set[str]:
+        """Insert pending firings whose keys are new (one statement); the keys inserted."""
+        if not firings:
+            return set()
         module = postgresql if conn.dialect.name == "postgresql" else sqlite
         statement = (
             module.insert(trigger_firings)
-            .values(
-                idempotency_key=key,
-                namespace=namespace,
-                sensor=sensor,
-                trigger=trigger,
-                event_offsets=dict(event_offsets),
-                status=PENDING,
-                attempts=0,
-                created_at=now,
-                updated_at=now,
-            )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(trigger_firings.c.idempotency_key)
         )
-        inserted = await conn.execute(statement)
-        row = (
-            await conn.execute(sa.select(trigger_firings).where(trigger_firings.c.idempotency_key == key))
-        ).one()
-        return _record(row), inserted.rowcount == 1
+        rows = [
+            {
+                "idempotency_key": firing.key,
+                "namespace": firing.namespace,
+                "sensor": firing.sensor,
+                "trigger": firing.trigger,
+                "event_offsets": dict(firing.event_offsets),
+                "status": PENDING,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for firing in firings
+        ]
+        return {row.idempotency_key for row in await conn.execute(statement, rows)}
 
     async def get(self, key: str) -> FiringRecord | None:
         async with self._engine.connect() as conn:
@@ -173,6 +207,24 @@ class FiringStore:
                 .values(attempts=attempts, error=error, updated_at=now)
             )
 
+    async def finish_many(self, finished: Sequence[Finished], *, now: datetime) -> None:
+        """Move pending firings to their final status, in one transaction (a finished one never changes)."""
+        if not finished:
+            return
+        rows = [
+            {
+                "firing_id": f.firing_id,
+                "new_status": f.status,
+                "new_attempts": f.attempts,
+                "new_result": dict(f.result) if f.result is not None else None,
+                "new_error": f.error,
+                "now": now,
+            }
+            for f in finished
+        ]
+        async with self._engine.begin() as conn:
+            await conn.execute(_FINISH, rows)
+
     async def finish(
         self,
         firing_id: int,
@@ -184,18 +236,7 @@ class FiringStore:
         error: str | None = None,
     ) -> None:
         """Move a pending firing to its final status (a finished firing is never changed again)."""
-        async with self._engine.begin() as conn:
-            await conn.execute(
-                sa.update(trigger_firings)
-                .where(trigger_firings.c.id == firing_id, trigger_firings.c.status == PENDING)
-                .values(
-                    status=status,
-                    attempts=attempts,
-                    result=dict(result) if result is not None else None,
-                    error=error,
-                    updated_at=now,
-                )
-            )
+        await self.finish_many([Finished(firing_id, status, attempts, result, error)], now=now)
 
 
 # ---------------------------------------------------------------- lineage: workflow ↔ events

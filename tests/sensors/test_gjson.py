@@ -158,3 +158,17 @@ def test_raw_json_and_validity() -> None:
     assert not valid(b"{a: 1}")
     assert format_number(-0.0) == "-0"
     assert format_number(1e-7) == "0.0000001"
+
+
+def test_raw_json_escapes_as_go_whether_or_not_orjson_writes_it() -> None:
+    """Without floats orjson writes the JSON; Go's HTML and line-separator escapes must survive."""
+    text = 'a<b>&c "q" \\ \n\t\b\f \x01 \u2028\u2029 é 😀'
+    expected = '"a\\u003cb\\u003e\\u0026c \\"q\\" \\\\ \\n\\t\\b\\f \\u0001 \\u2028\\u2029 é 😀"'
+    assert raw_json(text) == expected
+    assert raw_json({"k<": [text, 2**63 - 1, -5, True, None]}) == (
+        '{"k\\u003c":[' + expected + ",9223372036854775807,-5,true,null]}"
+    )
+    assert raw_json({"big": 2**70}) == '{"big":1180591620717411303424}'  # beyond orjson's integers
+    assert raw_json({"f": 2.0, "s": "<"}) == '{"f":2,"s":"\\u003c"}'  # floats: Go's formatting
+    assert raw_json({1: "int key"}) == '{"1":"int key"}'
+    assert raw_json(("tuple", 1)) == '["tuple",1]'

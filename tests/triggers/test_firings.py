@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from triggers.firings import FiringStore, firing_key
+from triggers.firings import Finished, FiringStore, NewFiring, firing_key
 from triggers.registry import DRIVER_CLASSES, default_drivers
 
 from ..sensors.helpers import T0, FakeSubmitter
@@ -23,17 +23,23 @@ def test_firing_key_is_deterministic_and_order_independent() -> None:
 
 async def test_insert_if_absent_and_transitions(engine: AsyncEngine) -> None:
     store = FiringStore(engine)
+    firing = NewFiring("ns", "s", "t", {"a": 1})
+    other = NewFiring("ns", "s", "t", {"a": 2})
     async with engine.begin() as conn:
-        first, created = await FiringStore.create(
-            conn, namespace="ns", sensor="s", trigger="t", event_offsets={"a": 1}, now=T0
-        )
-        again, created_again = await FiringStore.create(
-            conn, namespace="ns", sensor="s", trigger="t", event_offsets={"a": 1}, now=T0
-        )
-    assert created and not created_again
-    assert first.id == again.id
+        created = await FiringStore.create_many(conn, [firing], T0)
+        # the same set of events again, in a batch with a new one (and twice in that batch)
+        created_again = await FiringStore.create_many(conn, [firing, other, other], T0)
+    assert created == {firing.key}
+    assert created_again == {other.key}
+    first = await store.get(firing.key)
+    assert first is not None and first.key == firing_key("ns", "s", "t", {"a": 1})
     assert (first.status, first.attempts, first.offsets) == ("pending", 0, [1])
+    pending = await store.pending("ns", "s")
+    assert [p.key for p in pending] == [firing.key, other.key]
+    await store.finish_many([Finished(pending[1].id, "failed", 1, error="gone")], now=T0)
     assert [p.id for p in await store.pending("ns", "s")] == [first.id]
+    gone = await store.get(other.key)
+    assert gone is not None and (gone.status, gone.attempts, gone.error) == ("failed", 1, "gone")
 
     await store.attempted(first.id, 1, "boom", T0 + timedelta(seconds=1))
     still = await store.get(first.key)

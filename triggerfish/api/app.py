@@ -8,13 +8,17 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import Match
+from starlette.types import ASGIApp, Scope
 
 from triggerfish.api import argo, errors, events, manifests, metrics
 from triggerfish.api.auth import TokenTable
-from triggerfish.api.routes import HUB_PORT, METHODS
+from triggerfish.api.routes import HUB_PORT, METHODS, EventSourceShortcut, RouteTable
 from triggerfish.hub import Hub
 
 HubFactory = Callable[[], Awaitable[Hub]]
+_EVENT_SOURCES = "/{path:path}"
+"""The catch-all route of event sources' endpoints."""
 
 
 def create_app(open_hub: HubFactory, on_ready: Callable[[Hub], Awaitable[None]] | None = None) -> FastAPI:
@@ -61,6 +65,22 @@ def create_app(open_hub: HubFactory, on_ready: Callable[[Hub], Awaitable[None]] 
         return await hub.routes.dispatch(request, HUB_PORT)
 
     # Last, so the API's own routes win: every other path may belong to an event source.
-    app.add_api_route("/{path:path}", event_source_endpoint, methods=list(METHODS), include_in_schema=False)
+    app.add_api_route(_EVENT_SOURCES, event_source_endpoint, methods=list(METHODS), include_in_schema=False)
 
     return app
+
+
+def with_event_source_shortcut(app: FastAPI) -> ASGIApp:
+    """What the hub serves: ``app`` behind :class:`EventSourceShortcut`, so webhooks skip FastAPI."""
+
+    def api_serves(scope: Scope) -> bool:
+        for route in app.router.routes:
+            if route.matches(scope)[0] is Match.FULL:
+                return getattr(route, "path", None) != _EVENT_SOURCES
+        return False
+
+    def route_table() -> RouteTable | None:
+        hub: Hub | None = getattr(app.state, "hub", None)
+        return None if hub is None else hub.routes
+
+    return EventSourceShortcut(app, route_table, api_serves)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import socket
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import uvicorn
@@ -20,6 +20,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from eventsources.base import HttpHandler, HttpRoute
 
@@ -98,18 +99,57 @@ class RouteTable:
     def ports(self) -> set[int]:
         return {port for port, _, _ in self._routes if port != HUB_PORT}
 
-    async def dispatch(self, request: Request, port: int) -> Response:
-        method, path = request.method.upper(), request.url.path
+    def lookup(self, port: int, method: str, path: str) -> HttpHandler | None:
+        """The handler of ``method path`` on ``port`` (``HEAD`` falls back to ``GET``)."""
         entry = self._routes.get((port, method, path))
         if entry is None and method == "HEAD":
             entry = self._routes.get((port, "GET", path))
-        if entry is not None:
-            return await entry.handler(request)
+        return None if entry is None else entry.handler
+
+    async def dispatch(self, request: Request, port: int) -> Response:
+        method, path = request.method.upper(), request.url.path
+        handler = self.lookup(port, method, path)
+        if handler is not None:
+            return await handler(request)
         if any(p == port and route_path == path for p, _, route_path in self._routes):
             return JSONResponse(
                 {"code": 3, "message": f"method {method} not allowed on {path}"}, status_code=405
             )
         return JSONResponse({"code": 5, "message": f"no endpoint {path}"}, status_code=404)
+
+
+class EventSourceShortcut:
+    """ASGI middleware: a request for an event source's endpoint on the hub's port goes straight to
+    its handler. FastAPI's routing (tried against every API route first) and endpoint machinery
+    cost as much CPU as the handler itself, and webhooks are the hub's high-volume traffic.
+
+    A path one of the API's own routes serves stays the API's, as when the event sources' routes
+    come last in the app: ``api_serves`` decides, once per method and path.
+    """
+
+    def __init__(
+        self, app: ASGIApp, table: Callable[[], RouteTable | None], api_serves: Callable[[Scope], bool]
+    ) -> None:
+        self._app = app
+        self._table = table
+        self._api_serves = api_serves
+        self._api_paths: dict[tuple[str, str], bool] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        table = self._table() if scope["type"] == "http" else None
+        handler = table.lookup(HUB_PORT, scope["method"], scope["path"]) if table is not None else None
+        if handler is None or self._served_by_api(scope):
+            await self._app(scope, receive, send)
+            return
+        response = await handler(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    def _served_by_api(self, scope: Scope) -> bool:
+        key = (scope["method"], scope["path"])
+        served = self._api_paths.get(key)
+        if served is None:
+            served = self._api_paths[key] = self._api_serves(scope)
+        return served
 
 
 class _QuietServer(uvicorn.Server):

@@ -23,7 +23,7 @@ def server(
     """Run the hub: resume interrupted workflows, load manifests, serve the API."""
     import uvicorn
 
-    from triggerfish.api.app import create_app
+    from triggerfish.api.app import create_app, with_event_source_shortcut
     from triggerfish.config import load_settings
     from triggerfish.hub import open_hub
     from triggerfish.manifests import load_directory
@@ -52,4 +52,5 @@ def server(
             print("submit a workflow with, for example:", flush=True)
             print(f"  triggerfish submit {report.workflows[0]} --server {base}", flush=True)
 
-    uvicorn.run(create_app(factory, ready), host=host, port=port, log_level="info")
+    app = with_event_source_shortcut(create_app(factory, ready))
+    uvicorn.run(app, host=host, port=port, log_level="info")
