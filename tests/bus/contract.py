@@ -2,8 +2,10 @@
 
 A driver's test module subclasses :class:`BusContract` and provides a ``bus_factory`` fixture: each
 call returns a new bus object on the same storage (database, Kafka topic), as a restarted hub
-would open it, and the fixture closes whatever it made at teardown. A driver that cannot honour a
-retention setting calls ``pytest.skip`` from the factory.
+would open it, and the fixture closes whatever it made at teardown.
+
+Retention by record count is a separate contract (:class:`RecordCountRetentionContract`): the SQL
+drivers keep it, Kafka cannot (see that class), so the Kafka driver's suite does not include it.
 """
 
 from __future__ import annotations
@@ -220,6 +222,26 @@ class BusContract:
         records = await take(bus.subscribe("g"), publishers * each)
         assert [r.offset for r in records] == sorted(offsets)
 
+    async def test_retention_by_age(self, bus_factory: BusFactory) -> None:
+        # Ages long enough that the fresh record outlives the drivers' deletion rounds (Kafka checks
+        # every 250 ms in the test broker and deletes a partition's last segment too once it is old).
+        bus = await bus_factory(max_age_seconds=1.5)
+        old = await publish_all(bus, (event(n) for n in range(5)))
+        await asyncio.sleep(1.7)
+        fresh = await bus.publish(event(5))
+        await eventually_gone(bus, (p.offset for p in old))
+        assert await bus.get(fresh.offset) is not None
+        assert ids(await take(bus.subscribe("g"), 1)) == ["event-5"]
+
+
+class RecordCountRetentionContract:
+    """``max_records``: only the newest records are kept.
+
+    Not part of the Kafka driver's contract: Kafka retains a partition by age (``retention.ms``) and
+    by size in bytes (``retention.bytes``), deleting whole segments, and has no record-count limit;
+    the hub's ``bus.retention_max_records`` setting is documented as embedded-bus only.
+    """
+
     async def test_retention_by_count(self, bus_factory: BusFactory) -> None:
         bus = await bus_factory(max_records=10)
         published = await publish_all(bus, (event(n) for n in range(40)))
@@ -227,12 +249,3 @@ class BusContract:
         for p in published[30:]:
             assert await bus.get(p.offset) is not None
         assert ids(await take(bus.subscribe("g"), 10)) == [f"event-{n}" for n in range(30, 40)]
-
-    async def test_retention_by_age(self, bus_factory: BusFactory) -> None:
-        bus = await bus_factory(max_age_seconds=0.3)
-        old = await publish_all(bus, (event(n) for n in range(5)))
-        await asyncio.sleep(0.4)
-        fresh = await bus.publish(event(5))
-        await eventually_gone(bus, (p.offset for p in old))
-        assert await bus.get(fresh.offset) is not None
-        assert ids(await take(bus.subscribe("g"), 1)) == ["event-5"]

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.bus.contract import (
     BusContract,
     BusFactory,
+    RecordCountRetentionContract,
     event,
     eventually_gone,
     ids,
@@ -55,7 +56,7 @@ async def sql_bus(bus_factory: BusFactory, **retention: Any) -> SqlBus:
     return made
 
 
-class TestSqlBusContract(BusContract):
+class TestSqlBusContract(BusContract, RecordCountRetentionContract):
     pass
 
 

@@ -294,3 +294,57 @@ def test_manifests_are_validated_like_argo() -> None:
     assert "spec.triggers[0].template.kafka.url: broker url must not be empty" in text
     assert "spec.triggers[0].template.kafka.payload: payload parameters are not specified" in text
     assert "spec.triggers[0].template.kafka.requiredAcks" in text
+
+
+async def test_tls_source_and_trigger_with_client_certificates(kafka: KafkaBroker) -> None:
+    """Mutual TLS: the broker's listener requires a client certificate signed by the test CA."""
+    certificates = kafka.certificates
+    assert certificates is not None
+    topic = await new_topic(kafka)
+    secrets = {
+        ("tls", "ca"): certificates.ca.read_text(),
+        ("tls", "cert"): certificates.client_cert.read_text(),
+        ("tls", "key"): certificates.client_key.read_text(),
+    }
+    tls = {
+        "caCertSecret": {"name": "tls", "key": "ca"},
+        "clientCertSecret": {"name": "tls", "key": "cert"},
+        "clientKeySecret": {"name": "tls", "key": "key"},
+    }
+    payload = [{"src": {"dependencyName": "d", "dataKey": "score"}, "dest": "score"}]
+    trigger = KafkaTriggerDriver(lambda _ns, name, key: secrets.get((name, key)))
+    firing = Firing("default", "s", "t", "key", {"d": event("e", {"score": 0.5})})
+    without_client_cert = KafkaTrigger.model_validate(
+        {
+            "url": kafka.tls_bootstrap,
+            "topic": topic,
+            "tls": {"caCertSecret": tls["caCertSecret"]},
+            "payload": payload,
+        }
+    )
+    spec = KafkaTrigger.model_validate(
+        {"url": kafka.tls_bootstrap, "topic": topic, "tls": tls, "payload": payload}
+    )
+    try:
+        with pytest.raises(TriggerError):
+            await trigger.fire(without_client_cert, firing)
+        result = await trigger.fire(spec, firing)
+    finally:
+        await trigger.aclose()
+    assert result.details["topic"] == topic and result.details["offset"] == 0
+
+    context = FakeContext(make_ref("kafka"), secrets=secrets)
+    source_spec = {
+        "url": kafka.tls_bootstrap,
+        "topic": topic,
+        "tls": tls,
+        "jsonBody": True,
+        "consumerGroup": {"groupName": f"g-{topic}", "oldest": True},
+    }
+    driver = KafkaDriver(context, source(source_spec))
+    await driver.start()
+    try:
+        [received] = await asyncio.wait_for(context.wait_for(1), 20)
+    finally:
+        await driver.stop()
+    assert received.get_data()["body"] == {"score": "0.5"}

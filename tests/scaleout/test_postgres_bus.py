@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.bus.contract import BusContract, BusFactory
+from tests.bus.contract import BusContract, BusFactory, RecordCountRetentionContract
 from tests.support.postgres import PostgresServer
 from triggerfish.bus.sqlite import Retention, SqlBus
 from triggerfish.store.db import open_database
@@ -30,5 +30,5 @@ async def bus_factory(postgres: PostgresServer) -> AsyncIterator[BusFactory]:
         await engine.dispose()
 
 
-class TestSqlBusOnPostgresContract(BusContract):
+class TestSqlBusOnPostgresContract(BusContract, RecordCountRetentionContract):
     pass

@@ -10,8 +10,10 @@ the machine's Java 17:
 3. ready once the broker logs "Kafka Server started" and its listener accepts connections;
 4. torn down with SIGTERM (SIGKILL after a grace period), its data directory removed.
 
-Listeners: ``PLAINTEXT`` (:attr:`KafkaBroker.bootstrap`) and ``SASL_PLAINTEXT`` with PLAIN and
-SCRAM-SHA-256 for user :data:`SASL_USER` (:attr:`KafkaBroker.sasl_bootstrap`).
+Listeners: ``PLAINTEXT`` (:attr:`KafkaBroker.bootstrap`), ``SASL_PLAINTEXT`` with PLAIN and
+SCRAM-SHA-256 for user :data:`SASL_USER` (:attr:`KafkaBroker.sasl_bootstrap`), and ``SSL`` with
+client certificates required (:attr:`KafkaBroker.tls_bootstrap`): a throw-away CA, the broker's
+and a client's certificate are made with ``openssl`` at start (:class:`Certificates`).
 
 A broker that cannot start fails the tests that need it when ``CI=true``; on a developer machine
 without Java or Maven they are skipped, with the reason.
@@ -91,6 +93,44 @@ logger.state.level = WARN
 """
 
 
+@dataclass(frozen=True)
+class Certificates:
+    """PEM files: a CA, the broker's key and certificate (for IP 127.0.0.1), a client's."""
+
+    ca: Path
+    broker: Path
+    """The broker's private key (PKCS#8) followed by its certificate: a PEM keystore for Kafka."""
+    client_cert: Path
+    client_key: Path
+
+    @classmethod
+    def make(cls, directory: Path) -> Certificates:
+        directory.mkdir(parents=True, exist_ok=True)
+        ca, ca_key = directory / "ca.pem", directory / "ca.key"
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+
+        def openssl(*args: str) -> None:
+            done = subprocess.run(["openssl", *args], capture_output=True, text=True, timeout=30, check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"openssl {args[0]} failed: {done.stderr}")
+
+        openssl(
+            "req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca), "-days", "2", "-subj", "/CN=test-ca"
+        )
+        extensions = directory / "san.cnf"
+        extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+        for name in ("broker", "client"):
+            key, request, cert = (directory / f"{name}.{suffix}" for suffix in ("key", "csr", "pem"))
+            openssl("req", *ec, "-keyout", str(key), "-out", str(request), "-subj", f"/CN={name}")
+            openssl(
+                "x509", "-req", "-in", str(request), "-CA", str(ca), "-CAkey", str(ca_key),
+                "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(extensions),
+            )  # fmt: skip
+        keystore = directory / "broker-keystore.pem"
+        keystore.write_text((directory / "broker.key").read_text() + (directory / "broker.pem").read_text())
+        return cls(ca, keystore, directory / "client.pem", directory / "client.key")
+
+
 @dataclass
 class KafkaBroker:
     """One broker process; :meth:`start` returns once clients can use it."""
@@ -100,6 +140,8 @@ class KafkaBroker:
     port: int = 0
     controller_port: int = 0
     sasl_port: int = 0
+    tls_port: int = 0
+    certificates: Certificates | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -109,6 +151,10 @@ class KafkaBroker:
     @property
     def sasl_bootstrap(self) -> str:
         return f"127.0.0.1:{self.sasl_port}"
+
+    @property
+    def tls_bootstrap(self) -> str:
+        return f"127.0.0.1:{self.tls_port}"
 
     @property
     def log_path(self) -> Path:
@@ -121,6 +167,8 @@ class KafkaBroker:
             return ""
 
     def _properties(self) -> str:
+        certificates = self.certificates
+        assert certificates is not None
         jaas_plain = (
             "org.apache.kafka.common.security.plain.PlainLoginModule required "
             f'user_{SASL_USER}="{SASL_PASSWORD}";'
@@ -132,16 +180,22 @@ class KafkaBroker:
             "controller.quorum.voters": f"1@127.0.0.1:{self.controller_port}",
             "listeners": (
                 f"PLAINTEXT://127.0.0.1:{self.port},CONTROLLER://127.0.0.1:{self.controller_port},"
-                f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}"
+                f"SASL_PLAINTEXT://127.0.0.1:{self.sasl_port},SSL://127.0.0.1:{self.tls_port}"
             ),
             "advertised.listeners": (
-                f"PLAINTEXT://127.0.0.1:{self.port},SASL_PLAINTEXT://127.0.0.1:{self.sasl_port}"
+                f"PLAINTEXT://127.0.0.1:{self.port},SASL_PLAINTEXT://127.0.0.1:{self.sasl_port},"
+                f"SSL://127.0.0.1:{self.tls_port}"
             ),
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
             "listener.security.protocol.map": (
-                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT"
+                "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL"
             ),
+            "listener.name.ssl.ssl.keystore.type": "PEM",
+            "listener.name.ssl.ssl.keystore.location": str(certificates.broker),
+            "listener.name.ssl.ssl.truststore.type": "PEM",
+            "listener.name.ssl.ssl.truststore.location": str(certificates.ca),
+            "listener.name.ssl.ssl.client.auth": "required",
             "listener.name.sasl_plaintext.sasl.enabled.mechanisms": "PLAIN,SCRAM-SHA-256",
             "listener.name.sasl_plaintext.plain.sasl.jaas.config": jaas_plain,
             "listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config": jaas_scram,
@@ -155,12 +209,17 @@ class KafkaBroker:
             "share.coordinator.state.topic.min.isr": "1",
             "group.initial.rebalance.delay.ms": "0",
             "auto.create.topics.enable": "true",
+            # retention tests wait seconds, not minutes (the first check is otherwise 30 s in)
+            "log.retention.check.interval.ms": "250",
+            "log.initial.task.delay.ms": "0",
         }
         return "".join(f"{key}={value}\n" for key, value in lines.items())
 
     def start(self) -> KafkaBroker:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.port, self.controller_port, self.sasl_port = free_port(), free_port(), free_port()
+        self.tls_port = free_port()
+        self.certificates = Certificates.make(self.directory / "tls")
         properties = self.directory / "server.properties"
         properties.write_text(self._properties())
         log4j = self.directory / "log4j2.properties"
@@ -174,8 +233,7 @@ class KafkaBroker:
                 classpath,
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cluster_id,
+                f"--cluster-id={cluster_id}",  # one argument: an id may start with "-"
                 "-c",
                 str(properties),
                 "--add-scram",
@@ -219,7 +277,8 @@ class KafkaBroker:
         self.stop()
         raise RuntimeError(f"the Kafka broker was not ready after {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
 
-    def stop(self, grace: float = 15.0) -> None:
+    def stop(self, grace: float = 3.0) -> None:
+        """SIGTERM, then SIGKILL after ``grace``: the data directory is thrown away anyway."""
         process, self.process = self.process, None
         if process is None or process.poll() is not None:
             return

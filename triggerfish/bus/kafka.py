@@ -1,11 +1,31 @@
 """The scale-out bus: one Kafka topic, one consumer group per bus group (per sensor).
 
-Built on aiokafka directly rather than FastStream: the bus contract is an async iterator per
-consumer group with an explicit, cumulative ``commit`` (what a sensor finished, across the
-partitions it was handed), a ``get(offset)`` for lineage and replay, and "latest" meaning
-"appended after subscribe()"; that needs the consumer's rebalance hooks, ``seek`` and
-``offsets_for_times``, which FastStream's decorated-handler model (ack per message, consumer
-owned by the framework) does not expose.
+Built on aiokafka directly, not on FastStream's ``KafkaBroker`` (checked against FastStream 0.7.8
+on the test broker). FastStream is a push framework: a decorated handler per message or batch,
+run by the framework's consume loop, acked by policy. The bus contract is pull: ``subscribe()``
+hands the sensor an async iterator and the sensor decides when ``commit(record)`` happens. On that
+side FastStream would contribute nothing but the construction of the aiokafka objects every
+operation still has to reach into (``subscriber.consumer``):
+
+* **Commit after success, cumulative up to a record.** FastStream's ``message.ack()`` is
+  ``consumer.commit()`` without offsets, i.e. the consumer's position on every assigned partition
+  (everything fetched so far); acking record 1 of 5 delivered commits all 5, losing 2..4 on a
+  crash. ``commit(record)`` must commit explicit per-partition offsets: the raw consumer's
+  ``commit({tp: OffsetAndMetadata})``.
+* **"latest" = appended after ``subscribe()``** needs ``committed``, ``offsets_for_times`` and
+  ``seek`` inside the rebalance listener; FastStream passes a listener through but offers none of
+  these. **``get(offset)``** (lineage, replay) is assign + seek on a group-less consumer.
+* **Deduplication in batches.** FastStream's pull API for a handler-less subscriber
+  (``async for msg in subscriber`` / ``get_one``) yields one message at a time (29,000 msg/s
+  measured, against 250,000 for ``getmany``), so the index lookups of a fetched batch could no
+  longer be made in one query; the batch subscriber exists only with a handler.
+* **Topics.** FastStream's ``Topic`` declares partitions and replication only; the bus needs
+  ``message.timestamp.type=LogAppendTime`` (for "latest") and ``retention.ms``/``segment.ms``.
+* Its publisher adds a ``correlation_id`` header to every record (harmless, not CloudEvents).
+
+What the binding needs (``ce_*`` headers, a key per dependency) FastStream could carry, but so
+does aiokafka in a few lines; one client library for the bus, the ``kafka`` source and the
+``kafka`` trigger keeps the TLS/SASL settings in one place (:mod:`triggerfish.bus.kafka_client`).
 
 * **Envelope.** CloudEvents in Kafka's *binary content mode* (``ce_*`` headers, ``content-type``,
   the data as the value), written and read with the SDK's binding
@@ -36,9 +56,11 @@ owned by the framework) does not expose.
   therefore sees each (source, id) once, at the same offset. Rows older than the retention age are
   pruned. Without an index (:attr:`KafkaBus.supports_dedupe` is False) every publish appends, and
   idempotence rests on the event sources' stable ids and the sensors' firing keys.
-* **Retention** is the topic's (``retention.ms`` set from ``max_age_seconds`` when the bus
-  creates the topic); Kafka deletes whole segments on its own schedule, so the record-count limit
-  of the SQLite bus has no equivalent.
+* **Retention** is the topic's: ``retention.ms`` from ``max_age_seconds`` when the bus creates the
+  topic, with ``segment.ms`` a tenth of it, since Kafka deletes only whole closed segments (on the
+  broker's ``log.retention.check.interval.ms`` schedule); a deleted record is gone from ``get`` and
+  from every group. The SQLite bus's record-count limit has no Kafka equivalent (Kafka limits
+  bytes, not records), so it is not part of this driver's contract.
 * **"latest"** seeks a group without committed offsets to the first record appended after
   ``subscribe()`` was called (``offsets_for_times``; topics are created with
   ``message.timestamp.type=LogAppendTime``) and commits that position, as the SQLite bus does.
@@ -82,6 +104,8 @@ _OFFSET_MASK = (1 << OFFSET_BITS) - 1
 FETCH_RECORDS = 500
 GET_BATCH = 200
 GET_CACHE = 4096
+KNOWN_CACHE = 65536
+START_OFFSET_TTL_SECONDS = 0.25
 PRUNE_INTERVAL_SECONDS = 60.0
 _FORMAT = JSONFormat()
 
@@ -166,7 +190,11 @@ class _Batcher(Generic[T, R]):
 
 
 class DedupeIndex:
-    """(topic, source, id) → the canonical bus offset, in the hub's database (``bus_event_ids``)."""
+    """(topic, source, id) → the canonical bus offset, in the hub's database (``bus_event_ids``).
+
+    A mapping never changes once written (first claim wins), so the process keeps the recent ones
+    in memory: a hub's sensors then check the events its own sources published without a query.
+    """
 
     def __init__(self, engine: AsyncEngine, topic: str, max_age_seconds: float | None) -> None:
         self.engine = engine
@@ -174,12 +202,23 @@ class DedupeIndex:
         self._topic = topic
         self._max_age = max_age_seconds
         module = postgresql if engine.dialect.name == "postgresql" else sqlite
-        self._insert = module.insert(bus_event_ids).on_conflict_do_nothing(
-            index_elements=["topic", "source", "event_id"]
+        self._insert = (
+            module.insert(bus_event_ids)
+            .on_conflict_do_nothing(index_elements=["topic", "source", "event_id"])
+            .returning(bus_event_ids.c.source, bus_event_ids.c.event_id, bus_event_ids.c.offset)
         )
         self.lookup = _Batcher(self._lookup, "bus index lookups")
         self.claim = _Batcher(self._claim, "bus index claims")
         self._last_prune = time.monotonic()
+        self._known: OrderedDict[tuple[str, str], int] = OrderedDict()
+
+    def known(self, identity: tuple[str, str]) -> int | None:
+        return self._known.get(identity)
+
+    def _learn(self, found: dict[tuple[str, str], int]) -> None:
+        self._known.update(found)
+        while len(self._known) > KNOWN_CACHE:
+            self._known.popitem(last=False)
 
     async def _select(self, conn: Any, identities: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
         wanted = list(set(identities))
@@ -196,6 +235,7 @@ class DedupeIndex:
     async def _lookup(self, identities: list[tuple[str, str]]) -> list[int | None]:
         async with self._engine.connect() as conn:
             found = await self._select(conn, identities)
+        self._learn(found)
         return [found.get(identity) for identity in identities]
 
     async def _claim(self, claims: list[tuple[tuple[str, str], int]]) -> list[int]:
@@ -209,8 +249,11 @@ class DedupeIndex:
             for (s, i), o in first.items()
         ]
         async with self._engine.begin() as conn:
-            await conn.execute(self._insert, rows)
-            canonical = await self._select(conn, first)
+            inserted = await conn.execute(self._insert, rows)
+            canonical = {(r.source, r.event_id): int(r.offset) for r in inserted}
+            if len(canonical) < len(first):  # some were claimed before: read their offsets
+                canonical.update(await self._select(conn, (i for i in first if i not in canonical)))
+        self._learn(canonical)
         await self._maybe_prune()
         return [canonical[identity] for identity, _ in claims]
 
@@ -218,6 +261,7 @@ class DedupeIndex:
         if self._max_age is None or time.monotonic() - self._last_prune < PRUNE_INTERVAL_SECONDS:
             return
         self._last_prune = time.monotonic()
+        self._known.clear()  # a pruned identity may be published anew
         cutoff = datetime.now(UTC) - timedelta(seconds=self._max_age)
         try:
             async with self._engine.begin() as conn:
@@ -232,7 +276,10 @@ class DedupeIndex:
     async def canonical(self, records: Sequence[Record]) -> list[bool]:
         """For each record, whether it is the (source, id)'s canonical copy (claiming unindexed ones)."""
         identities = [(r.event.get_source(), r.event.get_id()) for r in records]
-        known = await self.lookup.call_many(identities)
+        known: list[int | None] = [self._known.get(identity) for identity in identities]
+        asked = [i for i, o in zip(identities, known, strict=True) if o is None]
+        answers = iter(await self.lookup.call_many(asked))
+        known = [o if o is not None else next(answers) for o in known]
         unknown = [
             (identity, r.offset)
             for identity, r, o in zip(identities, records, known, strict=True)
@@ -280,6 +327,7 @@ class KafkaBus:
         self._send_order = asyncio.Lock()
         self._start_lock = asyncio.Lock()
         self._cache: OrderedDict[int, Record] = OrderedDict()
+        self._starts: dict[int, tuple[float, int]] = {}
         self._subscriptions: set[KafkaSubscription] = set()
         self._closed = False
 
@@ -297,7 +345,11 @@ class KafkaBus:
         try:
             configs = {"message.timestamp.type": "LogAppendTime"}
             if self.topic_settings.max_age_seconds is not None:
-                configs["retention.ms"] = str(int(self.topic_settings.max_age_seconds * 1000))
+                age_ms = max(1, int(self.topic_settings.max_age_seconds * 1000))
+                configs["retention.ms"] = str(age_ms)
+                # Kafka deletes whole closed segments: rolling at a tenth of the age keeps records
+                # at most ~1.1x the age (plus the broker's log.retention.check.interval.ms).
+                configs["segment.ms"] = str(max(1, age_ms // 10))
             topic = NewTopic(
                 self.topic,
                 self.topic_settings.partitions,
@@ -348,7 +400,9 @@ class KafkaBus:
     async def publish(self, event: Event, *, key: str | None = None) -> Published:
         identity = (event.get_source(), event.get_id())
         if self._index is not None:
-            known = await self._index.lookup.call(identity)
+            known = self._index.known(identity)
+            if known is None:
+                known = await self._index.lookup.call(identity)
             if known is not None:
                 return Published(offset=known, duplicate=True)
         producer = await self._started_producer()
@@ -376,32 +430,40 @@ class KafkaBus:
         return subscription
 
     async def get(self, offset: int) -> Record | None:
-        """One record, read with a group-less consumer (a batch around it is cached)."""
-        cached = self._cache.get(offset)
-        if cached is not None:
-            return cached
+        """One record, read with a group-less consumer (a batch around it is cached; a cached record
+        is returned only while retention has not moved the partition's start past it)."""
         partition, position = split_offset(offset)
         async with self._reader_lock:
-            cached = self._cache.get(offset)
-            if cached is not None:
-                return cached
             reader = await self._started_reader()
             partitions = reader.partitions_for_topic(self.topic) or set()
             if partition not in partitions:
                 await self._started_producer()  # creates the topic if needed
                 return None
             tp = TopicPartition(self.topic, partition)
+            if position < await self._start_of(reader, tp):
+                return None
+            cached = self._cache.get(offset)
+            if cached is not None:
+                return cached
             if reader.assignment() != {tp}:
                 reader.assign([tp])
-            low = (await reader.beginning_offsets([tp]))[tp]
             high = (await reader.end_offsets([tp]))[tp]
-            if not low <= position < high:
+            if position >= high:
                 return None
             reader.seek(tp, position)
             fetched = await reader.getmany(tp, timeout_ms=5000, max_records=GET_BATCH)
             for message in fetched.get(tp, []):
                 self._remember(to_record(message))
         return self._cache.get(offset)
+
+    async def _start_of(self, reader: AIOKafkaConsumer, tp: TopicPartition) -> int:
+        """The partition's first retained offset, asked of the broker at most every 250 ms."""
+        now = time.monotonic()
+        known = self._starts.get(tp.partition)
+        if known is None or now - known[0] > START_OFFSET_TTL_SECONDS:
+            known = (now, (await reader.beginning_offsets([tp]))[tp])
+            self._starts[tp.partition] = known
+        return known[1]
 
     async def list(
         self,

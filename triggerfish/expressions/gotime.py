@@ -142,8 +142,13 @@ def format_time(t: datetime, layout: str) -> str:
 
 
 def time_string(t: datetime) -> str:
-    """Go's ``time.Time.String()`` (what ``%v`` prints)."""
-    return format_time(t, TIME_STRING_LAYOUT)
+    """Go's ``time.Time.String()`` (what ``%v`` prints): ``format_time(t, TIME_STRING_LAYOUT)``,
+    spelled out because every Kafka record's event data carries one."""
+    fraction = f"{t.microsecond:06d}".rstrip("0")
+    return (
+        f"{t.year:04d}-{t.month:02d}-{t.day:02d} {t.hour:02d}:{t.minute:02d}:{t.second:02d}"
+        f"{'.' + fraction if fraction else ''} {_zone_text(t, '-0700')} {_zone_name(t)}"
+    )
 
 
 _PARSE_PATTERNS = {
