@@ -202,9 +202,11 @@ class BusContract:
             consumer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await consumer
+        # A sleep-polling consumer (>= 50 ms between polls) would wait ~25 ms on the median; a woken one
+        # takes about a millisecond, with room left for a loaded CI machine.
         median = statistics.median(delays)
-        assert median < 0.005, f"median wake-up {median * 1000:.2f} ms"
-        assert max(delays) < 0.1, f"slowest wake-up {max(delays) * 1000:.2f} ms"
+        assert median < 0.02, f"median wake-up {median * 1000:.2f} ms"
+        assert max(delays) < 0.5, f"slowest wake-up {max(delays) * 1000:.2f} ms"
 
     async def test_many_concurrent_publishers(self, bus_factory: BusFactory) -> None:
         bus = await bus_factory()
