@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.kafka import unavailable
+from tests.support.processes import unavailable
 from workflow_runtime.executors.container.engine import EngineName
 
 REPO = Path(__file__).resolve().parents[2]

@@ -22,9 +22,7 @@ without Java or Maven they are skipped, with the reason.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -34,31 +32,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
+from tests.support.processes import free_port, log_tail, stop_process_group, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 FETCH_SCRIPT = ROOT / "deploy" / "kafka-jars.sh"
 SASL_USER = "alice"
 SASL_PASSWORD = "alice-secret"
 START_TIMEOUT = 60.0
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() == "true"
-
-
-def unavailable(reason: str) -> None:
-    """Fail in CI, skip (saying why) on a developer machine."""
-    if in_ci():
-        pytest.fail(f"CI=true and {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def accepts(port: int) -> bool:
@@ -161,10 +141,7 @@ class KafkaBroker:
         return self.directory / "server.log"
 
     def log_tail(self, size: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-size:]
-        except OSError:
-            return ""
+        return log_tail(self.log_path, size)
 
     def _properties(self) -> str:
         certificates = self.certificates
@@ -280,16 +257,7 @@ class KafkaBroker:
     def stop(self, grace: float = 3.0) -> None:
         """SIGTERM, then SIGKILL after ``grace``: the data directory is thrown away anyway."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process_group(process, grace)
 
 
 def base64_uuid() -> str:

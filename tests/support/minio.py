@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -36,7 +35,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.kafka import free_port, unavailable
+from tests.support.processes import free_port, log_tail, stop_process_group, unavailable
 from workflow_runtime.artifacts.s3 import S3Endpoint, s3_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,10 +90,7 @@ class MinioServer:
         return self.directory / "minio.log"
 
     def log_tail(self, size: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-size:]
-        except OSError:
-            return ""
+        return log_tail(self.log_path, size)
 
     def client(self) -> Any:
         """A boto3 S3 client with the root credentials."""
@@ -147,16 +143,7 @@ class MinioServer:
 
     def stop(self, grace: float = 10.0) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process_group(process, grace)
 
     def create_bucket(self, name: str) -> None:
         self.client().create_bucket(Bucket=name)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from itertools import count
 from pathlib import Path
 
-from tests.support.kafka import free_port, unavailable
+from tests.support.processes import free_port, log_tail, stop_process_group, unavailable
 
 SUPERUSER = "triggerfish"
 START_TIMEOUT = 60.0
@@ -127,10 +127,7 @@ class PostgresServer:
         raise RuntimeError(f"postgres was not ready after {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
 
     def log_tail(self, size: int = 4000) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")[-size:]
-        except OSError:
-            return ""
+        return log_tail(self.log_path, size)
 
     def create_database(self, prefix: str = "test") -> str:
         """A new empty database; returns its SQLAlchemy URL."""
@@ -145,16 +142,7 @@ class PostgresServer:
     def stop(self, grace: float = 5.0) -> None:
         """Fast shutdown, then SIGKILL after ``grace``: the data directory is thrown away anyway."""
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGINT)  # "fast" shutdown
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        stop_process_group(process, grace, signal.SIGINT)  # "fast" shutdown
 
 
 @contextlib.contextmanager

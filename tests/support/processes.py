@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import pytest
 
 T = TypeVar("T")
 
@@ -54,6 +55,41 @@ def run_cli(
         env=dict(env) if env is not None else cli_env(),
         check=False,
     )
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+def unavailable(reason: str) -> None:
+    """A test server that cannot run: fail in CI, skip (saying why) on a developer machine."""
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def log_tail(path: Path, size: int = 4000) -> str:
+    """The end of a server's log, for failure messages ('' when there is none yet)."""
+    try:
+        return path.read_text(errors="replace")[-size:]
+    except OSError:
+        return ""
+
+
+def stop_process_group(
+    process: subprocess.Popen[bytes] | None, grace: float, first: signal.Signals = signal.SIGTERM
+) -> None:
+    """Send ``first`` to a server's process group, then SIGKILL after ``grace``; its data is thrown away."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, first)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
 
 
 def free_port() -> int:
