@@ -62,6 +62,23 @@ def source(spec: dict[str, Any]) -> KafkaEventSource:
     return KafkaEventSource.model_validate(spec)
 
 
+async def first_event_data(
+    secrets: dict[str, dict[str, str]], url: str, topic: str, **connection: Any
+) -> dict[str, Any]:
+    """The data of the first event a ``kafka`` source (consumer group, oldest first) reads from ``topic``."""
+    context = FakeContext(make_ref("kafka"), secrets=secrets)
+    spec = {"url": url, "topic": topic, **connection, "jsonBody": True}
+    spec["consumerGroup"] = {"groupName": f"g-{topic}", "oldest": True}
+    driver = KafkaDriver(context, source(spec))
+    await driver.start()
+    try:
+        [received] = await asyncio.wait_for(context.wait_for(1), 20)
+    finally:
+        await driver.stop()
+    data: dict[str, Any] = received.get_data()
+    return data
+
+
 async def test_consumer_group_source_publishes_every_record_once(kafka: KafkaBroker) -> None:
     topic = await new_topic(kafka, partitions=3)
     values = [orjson.dumps({"n": n}) for n in range(30)]
@@ -200,22 +217,9 @@ async def test_sasl_source_and_trigger(kafka: KafkaBroker, mechanism: str) -> No
     assert message.key == b"model-a"
     assert dict(message.headers) == {"x-origin": b"sensor", "x-token": SASL_USER.encode()}
 
-    context = FakeContext(make_ref("kafka"), secrets=secrets)
-    source_spec = {
-        "url": kafka.sasl_bootstrap,
-        "topic": topic,
-        "sasl": sasl,
-        "jsonBody": True,
-        "consumerGroup": {"groupName": f"g-{topic}", "oldest": True},
-    }
-    driver = KafkaDriver(context, source(source_spec))
-    await driver.start()
-    try:
-        [received] = await asyncio.wait_for(context.wait_for(1), 20)
-    finally:
-        await driver.stop()
-    assert received.get_data()["body"] == {"score": "0.93", "status": "done"}
-    assert received.get_data()["key"] == "model-a"
+    received = await first_event_data(secrets, kafka.sasl_bootstrap, topic, sasl=sasl)
+    assert received["body"] == {"score": "0.93", "status": "done"}
+    assert received["key"] == "model-a"
 
 
 async def test_wrong_sasl_password_fails_the_firing(kafka: KafkaBroker) -> None:
@@ -333,18 +337,5 @@ async def test_tls_source_and_trigger_with_client_certificates(kafka: KafkaBroke
         await trigger.aclose()
     assert result.details["topic"] == topic and result.details["offset"] == 0
 
-    context = FakeContext(make_ref("kafka"), secrets=secrets)
-    source_spec = {
-        "url": kafka.tls_bootstrap,
-        "topic": topic,
-        "tls": tls,
-        "jsonBody": True,
-        "consumerGroup": {"groupName": f"g-{topic}", "oldest": True},
-    }
-    driver = KafkaDriver(context, source(source_spec))
-    await driver.start()
-    try:
-        [received] = await asyncio.wait_for(context.wait_for(1), 20)
-    finally:
-        await driver.stop()
-    assert received.get_data()["body"] == {"score": "0.5"}
+    received = await first_event_data(secrets, kafka.tls_bootstrap, topic, tls=tls)
+    assert received["body"] == {"score": "0.5"}
