@@ -170,6 +170,17 @@ async def test_kill_with_grace(executor: LocalExecutor) -> None:
     assert asyncio.get_running_loop().time() - began >= 0.5
 
 
+async def test_a_kill_right_after_start_is_not_lost(executor: LocalExecutor) -> None:
+    """SIGTERM sent while the step's namespace init is still setting up (no handler yet, so the kernel
+    would drop it) must end the step at once, not after the grace period."""
+    keys = [f"wf/early-{n}" for n in range(20)]
+    for key in keys:
+        await executor.start(sh(key, "exec sleep 30"))
+        await executor.kill(key, grace_seconds=60)
+    exits = await asyncio.wait_for(asyncio.gather(*(executor.wait(key) for key in keys)), 20)
+    assert {(e.exit_code, e.reason) for e in exits} == {(143, "Killed")}
+
+
 async def test_image_table_and_argosay(executor: LocalExecutor) -> None:
     assert (
         await run(executor, StepSpec("wf/v2", "argoproj/argosay:v2", [], ["echo", "hello", "/tmp/message"]))

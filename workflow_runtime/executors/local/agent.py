@@ -228,9 +228,13 @@ class Agent:
         if message["isolated"] and self._isolation_problem:
             raise ValueError(f"step isolation is unavailable: {self._isolation_problem}")
         started_at = time.time()
-        pid = self._fork(isolated=message["isolated"])
-        if pid == 0:
-            sandbox.exec_step(paths, message, self._pidfd, started_at, self._binds)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, sandbox.FORWARDED)  # see sandbox.FORWARDED
+        try:
+            pid = self._fork(isolated=message["isolated"])
+            if pid == 0:
+                sandbox.exec_step(paths, message, self._pidfd, started_at, self._binds)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         step = _Step(key, paths, pid, started_at)
         self._steps[key] = step
         self._by_pid[pid] = step

@@ -35,9 +35,10 @@ EXIT_NOT_FOUND = 127
 _NOT_BINDABLE = ("/dev", "/proc", "/sys", "/tmp")
 """Mounted into every view anyway (or replaced, for /tmp)."""
 
-_FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
+FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1, signal.SIGUSR2)
 """What a namespace init passes on to the command (it would otherwise drop them: an init ignores
-signals it has no handler for)."""
+signals it has no handler for). The agent forks with them blocked, so one sent before the child has
+its handlers stays pending (the kernel never drops a blocked signal) instead of being lost."""
 
 _command = 0
 """In a namespace init: the command's pid once forked."""
@@ -150,8 +151,9 @@ def _detach(agent_pidfd: int, isolated: bool) -> None:
     for signum in (signal.SIGCHLD, signal.SIGPIPE, signal.SIGXFSZ):
         signal.signal(signum, signal.SIG_DFL)
     if isolated:  # handlers first: a namespace init drops signals it has no handler for
-        for signum in _FORWARDED:
+        for signum in FORWARDED:
             signal.signal(signum, _forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, FORWARDED)  # a kill sent meanwhile is delivered now
     os.setsid()
     linux.set_parent_death_signal(signal.SIGKILL)
     if select.select([agent_pidfd], [], [], 0)[0]:
@@ -169,7 +171,7 @@ def _run_as_init(argv: list[str], env: dict[str, str], dir_fd: int) -> NoReturn:
     """Run the command in its own process group and exit with its status (128+N for signal N)."""
     global _command
     try:  # posix_spawn (vfork + exec) spares a second copy of this process's page tables
-        _command = os.posix_spawn(_which(argv[0], env), argv, env, setpgroup=0, setsigdef=_FORWARDED)
+        _command = os.posix_spawn(_which(argv[0], env), argv, env, setpgroup=0, setsigdef=FORWARDED)
     except OSError as error:
         _cannot_run(argv[0], error, dir_fd)
     while True:
