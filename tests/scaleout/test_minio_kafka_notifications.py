@@ -17,7 +17,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from tests.scaleout.test_kafka_source_trigger import new_topic
-from tests.support.event_hub import arguments_of, event_hubs
+from tests.support.event_hub import arguments_of, event_hubs, needs_isolation
 from tests.support.kafka import KafkaBroker
 from tests.support.minio import minio_binary, running_minio
 from tests.support.processes import nodes_by_display_name
@@ -108,17 +108,17 @@ def sensor() -> dict[str, Any]:
     }
 
 
+@needs_isolation  # the script step writes /argo/staging/script: in its own view, never on the host
 def test_upload_notified_through_kafka_runs_a_workflow_with_the_key(
     kafka: KafkaBroker, tmp_path: Path
 ) -> None:
     minio_binary()  # built (or found unbuildable) before anything is started
     topic = asyncio.run(new_topic(kafka))
-    settings = {"executor": {"local": {"isolation": "none"}}}
     with (
         event_hubs(tmp_path) as make,
         running_minio(buckets=("incoming",), kafka_targets={TARGET: (kafka.bootstrap, topic)}) as minio,
     ):
-        hub = make(settings=settings).start()
+        hub = make().start()
         hub.apply(event_source(kafka, topic), sensor())
         minio.notify("incoming", TARGET, prefix="raw/")
         client = minio.client()
