@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -13,14 +14,25 @@ from sensors.spec import Sensor
 from triggerfish.bus.base import Bus
 from triggers.base import TriggerDriver
 
+if TYPE_CHECKING:
+    from workflow_runtime.controller.ownership import OwnershipSettings
+
 log = logging.getLogger(__name__)
 
 
 class SensorManager:
     def __init__(
-        self, bus: Bus, engine: AsyncEngine, drivers: Mapping[str, TriggerDriver], namespace: str = "default"
+        self,
+        bus: Bus,
+        engine: AsyncEngine,
+        drivers: Mapping[str, TriggerDriver],
+        namespace: str = "default",
+        *,
+        cluster: OwnershipSettings | None = None,
     ) -> None:
+        """``cluster``: the replica's settings when several replicas share the database (firing claims)."""
         self._bus = bus
+        self._cluster = cluster
         self._engine = engine
         self._drivers = drivers
         self._namespace = namespace
@@ -37,7 +49,9 @@ class SensorManager:
     async def apply(self, sensor: Sensor) -> None:
         """Start the sensor, or replace a running version of it; its consumer offset and partial
         matches persist, so no event is lost or counted twice across the change."""
-        runner = SensorRunner(sensor, self._bus, self._engine, self._drivers, namespace=self._namespace)
+        runner = SensorRunner(
+            sensor, self._bus, self._engine, self._drivers, namespace=self._namespace, cluster=self._cluster
+        )
         async with self._lock:
             previous = self._runners.pop(self.key(sensor), None)
             if previous is not None:

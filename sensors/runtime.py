@@ -18,6 +18,11 @@ one worker per trigger, started in order (up to ``FIRE_CONCURRENCY`` at once), w
 with the same events. So a slow or failing trigger never holds up the others, nor the sensor's
 consumption, nor other sensors.
 
+With several replicas (``cluster`` settings), each worker claims a group of firings before it
+fires them and renews its claims while they are in flight (:meth:`FiringStore.claim`), so one
+firing is fired by one replica; it also looks for pending firings every
+``scan_interval_seconds``, which fires what a dead replica left once its claims expire.
+
 Deliberate differences from Argo Events: execution is always at-least-once (``atLeastOnce: false``
 in Argo acknowledges before acting and skips retries; here firings are durable and retried
 whatever the flag), and the idempotency key keeps a redelivered event from firing twice.
@@ -34,7 +39,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -57,6 +62,9 @@ from triggers.firings import (
     FiringStore,
     NewFiring,
 )
+
+if TYPE_CHECKING:
+    from workflow_runtime.controller.ownership import OwnershipSettings
 
 __all__ = ["Clock", "RateLimiter", "SensorRunner", "SystemClock", "consumer_group"]
 
@@ -247,6 +255,7 @@ class SensorRunner:
         namespace: str = "default",
         start_position: StartPosition = "earliest",
         random_fraction: Callable[[], float] = random.random,
+        cluster: OwnershipSettings | None = None,
     ) -> None:
         self.sensor = sensor
         self.namespace = sensor.namespace_or(namespace)
@@ -258,6 +267,8 @@ class SensorRunner:
         self._clock: Clock = clock or SystemClock()
         self._start_position = start_position
         self._random = random_fraction
+        self._cluster = cluster
+        self._owner = cluster.replica_id if cluster is not None else None
         self._state = SensorState(self.namespace, self.name)
         self._firings = FiringStore(engine)
         self._cache: OrderedDict[int, Event] = OrderedDict()
@@ -624,7 +635,9 @@ class SensorRunner:
         while True:
             plan.wake.clear()
             try:
-                pending = await self._firings.pending(self.namespace, self.name, plan.name)
+                pending = await self._firings.pending(
+                    self.namespace, self.name, plan.name, claimable_by=self._owner
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -636,7 +649,7 @@ class SensorRunner:
                     continue  # a firing was created while we were looking
                 plan.idle = True
                 await self._notify()
-                await plan.wake.wait()
+                await self._wait_for_work(plan)
                 continue
             plan.idle = False
             try:
@@ -648,14 +661,55 @@ class SensorRunner:
                 self._remember_error(f"trigger {plan.name}: {type(exc).__name__}: {exc}")
                 await asyncio.sleep(1.0)
 
+    async def _wait_for_work(self, plan: _Plan) -> None:
+        """Until a firing is created here, or (with replicas) the next look for firings left by others."""
+        if self._cluster is None:
+            await plan.wake.wait()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(plan.wake.wait(), self._cluster.scan_interval_seconds)
+
+    async def _claimed(self, group: Sequence[FiringRecord], held: set[int]) -> Sequence[FiringRecord]:
+        """The firings of ``group`` this replica now holds a claim on (all of them when alone)."""
+        if self._cluster is None:
+            return group
+        won = await self._firings.claim(
+            [record.id for record in group], self._cluster.replica_id, self._cluster.lease_seconds
+        )
+        held |= won
+        return [record for record in group if record.id in won]
+
+    async def _renew(self, held: set[int]) -> None:
+        """Keep the claims on firings in flight alive until their outcomes are recorded."""
+        assert self._cluster is not None
+        while True:
+            await asyncio.sleep(self._cluster.renew_interval_seconds)
+            ids = set(held)
+            try:
+                lost = ids - await self._firings.claim(
+                    ids, self._cluster.replica_id, self._cluster.lease_seconds
+                )
+            except Exception:
+                log.exception("sensor %s/%s: cannot renew firing claims", self.namespace, self.name)
+                continue
+            if lost:
+                log.warning(
+                    "sensor %s/%s: %d firing claim(s) expired before renewal; another replica may fire them",
+                    self.namespace,
+                    self.name,
+                    len(lost),
+                )
+
     async def _fire_all(self, plan: _Plan, pending: Sequence[FiringRecord]) -> None:
-        """Fire up to :data:`FIRE_CONCURRENCY` at a time, started in order; record the outcomes in
-        one transaction per :data:`FINISH_BATCH` (and before an error or a stop ends the round, so
-        nothing that fired is fired again)."""
+        """Fire up to :data:`FIRE_CONCURRENCY` at a time, started in order, each group claimed first;
+        record the outcomes in one transaction per :data:`FINISH_BATCH` (and before an error or a
+        stop ends the round, so nothing that fired is fired again)."""
         done: list[tuple[FiringRecord, _Final]] = []
+        held: set[int] = set()
+        renewal = asyncio.create_task(self._renew(held)) if self._cluster is not None else None
         try:
             for start in range(0, len(pending), FIRE_CONCURRENCY):
-                group = pending[start : start + FIRE_CONCURRENCY]
+                group = await self._claimed(pending[start : start + FIRE_CONCURRENCY], held)
                 outcomes = await asyncio.gather(
                     *(self._fire_firing(plan, record) for record in group), return_exceptions=True
                 )
@@ -666,8 +720,11 @@ class SensorRunner:
                         raise outcome  # the rest of the group is recorded first (finally)
                 if len(done) >= FINISH_BATCH:
                     await self._finish(plan, done)
+                    held.difference_update(record.id for record, _ in done)
                     done = []
         finally:
+            if renewal is not None:
+                renewal.cancel()
             if done:
                 await asyncio.shield(self._finish(plan, done))
 

@@ -210,7 +210,11 @@ async def open_hub(settings: Settings, *, start_controller: bool = True) -> Hub:
         return settings.secrets.get(name, {}).get(key)
 
     sensors = SensorManager(
-        bus, engine, default_drivers(submitter=submitter, secrets=secret), settings.namespace
+        bus,
+        engine,
+        default_drivers(submitter=submitter, secrets=secret),
+        settings.namespace,
+        cluster=controller.ownership.settings if controller.ownership is not None else None,
     )
     cron = CronScheduler(controller, ticks)
 

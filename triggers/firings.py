@@ -9,20 +9,26 @@ submitter creates at most one run per key).
 
 Status: ``pending`` → ``succeeded`` | ``failed`` | ``dead-lettered`` (the action failed after its
 retries and the ``dlqTrigger`` ran instead).
+
+Several replicas (the scale-out profile) see each other's pending firings, so a replica claims a
+firing (``claimed_by``, ``claim_until``) before it fires it, like a workflow lease
+(:mod:`triggerfish.store.leases`): one conditional ``UPDATE`` lets exactly one replica win, and
+a dead replica's claims expire so another one fires what it left pending.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from triggerfish.store.leases import db_now
 from triggerfish.store.schema import trigger_firings, workflow_events
 from triggers.base import Firing
 
@@ -174,8 +180,18 @@ class FiringStore:
             ).first()
         return _record(row) if row is not None else None
 
-    async def pending(self, namespace: str, sensor: str, trigger: str | None = None) -> list[FiringRecord]:
-        """Unfinished firings of a sensor (or one trigger), oldest first."""
+    def _claimable(self, owner: str) -> sa.ColumnElement[bool]:
+        return sa.or_(
+            trigger_firings.c.claimed_by.is_(None),
+            trigger_firings.c.claimed_by == owner,
+            trigger_firings.c.claim_until < db_now(self._engine.dialect.name),
+        )
+
+    async def pending(
+        self, namespace: str, sensor: str, trigger: str | None = None, *, claimable_by: str | None = None
+    ) -> list[FiringRecord]:
+        """Unfinished firings of a sensor (or one trigger), oldest first; with ``claimable_by``,
+        only those no other replica holds a live claim on."""
         statement = sa.select(trigger_firings).where(
             trigger_firings.c.namespace == namespace,
             trigger_firings.c.sensor == sensor,
@@ -183,9 +199,31 @@ class FiringStore:
         )
         if trigger is not None:
             statement = statement.where(trigger_firings.c.trigger == trigger)
+        if claimable_by is not None:
+            statement = statement.where(self._claimable(claimable_by))
         async with self._engine.connect() as conn:
             rows = await conn.execute(statement.order_by(trigger_firings.c.id))
             return [_record(row) for row in rows]
+
+    async def claim(self, firing_ids: Collection[int], owner: str, lease_seconds: float) -> set[int]:
+        """Claim pending firings for ``owner`` until ``lease_seconds`` from now, or extend its own
+        claims; the ids it holds now. A live claim of another replica is left alone (on PostgreSQL
+        the condition is evaluated again on the locked row, so two racing replicas cannot both win)."""
+        if not firing_ids:
+            return set()
+        now = db_now(self._engine.dialect.name)
+        async with self._engine.begin() as conn:
+            rows = await conn.execute(
+                trigger_firings.update()
+                .where(
+                    trigger_firings.c.id.in_(list(firing_ids)),
+                    trigger_firings.c.status == PENDING,
+                    self._claimable(owner),
+                )
+                .values(claimed_by=owner, claim_until=now + timedelta(seconds=lease_seconds))
+                .returning(trigger_firings.c.id)
+            )
+            return {row.id for row in rows}
 
     async def list(self, namespace: str, sensor: str, *, limit: int = 100) -> list[FiringRecord]:
         """A sensor's firings, newest first."""

@@ -17,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.eventsources.test_schedule_store import *  # noqa: F403
 from tests.sensors.test_runtime import *  # noqa: F403
 from tests.support.postgres import PostgresServer
-from tests.triggers.test_firings import test_insert_if_absent_and_transitions  # noqa: F401
+from tests.triggers.test_firings import (  # noqa: F401
+    test_claims_go_to_one_replica_until_they_expire,
+    test_insert_if_absent_and_transitions,
+)
 from tests.unit.controller.conftest import _rich_fake  # noqa: F401
 from tests.unit.controller.test_persistence import *  # noqa: F403
 from triggerfish.store.db import open_database
@@ -59,4 +62,4 @@ async def test_the_schema_is_postgresql_native(engine: AsyncEngine) -> None:
         head = await conn.scalar(sa.text("select version_num from alembic_version"))
     assert types["manifest"] == "jsonb" and types["created_at"] == "timestamp with time zone"
     assert types["owner"] == "character varying" and types["lease_until"] == "timestamp with time zone"
-    assert head == "0004"
+    assert head == "0005"

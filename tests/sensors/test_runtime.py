@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from triggerfish.bus.base import Bus
 from triggerfish.store.db import open_database, sqlite_url
 from triggers.firings import FiringStore
 from triggers.workflow import K8sWorkflowDriver
+from workflow_runtime.controller.ownership import OwnershipSettings
 
 from .helpers import T0, FakeClock, FakeSubmitter, MemoryBus, MemorySubscription, RecordingDriver, event
 
@@ -409,6 +410,66 @@ async def test_status_policy_turns_responses_into_failures(harness: Harness) -> 
     (record,) = await FiringStore(harness.engine).list("default", "s")
     assert record.status == "failed"
     assert record.error == "policy application resulted in failure. http response status 503 is not allowed"
+
+
+# ---------------------------------------------------------------- replicas (firing claims)
+
+
+def replica(name: str, lease_seconds: float = 30.0) -> OwnershipSettings:
+    return OwnershipSettings(name, lease_seconds=lease_seconds, scan_interval_seconds=0.05)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_two_replicas_fire_each_firing_once(harness: Harness) -> None:
+    """Both replicas read every event and see every pending firing; claims let one of them fire it."""
+    driver = RecordingDriver()
+    sensor = make_sensor([log_trigger("t", "dep-a")])
+    replicas = [await harness.runner(sensor, {"log": driver}, cluster=replica(name)) for name in "ab"]
+    offsets = [await harness.publish("a", {"n": n}) for n in range(100)]
+    for runner in replicas:
+        await runner.wait_idle(offsets[-1])
+    assert sorted(data["dep-a"]["n"] for _, data in fired(driver)) == list(range(100))
+    assert await FiringStore(harness.engine).pending("default", "s") == []
+
+
+async def test_a_dead_replicas_claimed_firings_fire_elsewhere_after_expiry(harness: Harness) -> None:
+    """A replica that stops mid-firing leaves its firings pending and claimed; another replica fires
+    them once the claims expire (it looks for them every scan interval, with nothing to wake it)."""
+    stuck = RecordingDriver()
+    stuck.block = asyncio.Event()
+    sensor = make_sensor([log_trigger("t", "dep-a")])
+    dead = await harness.runner(sensor, {"log": stuck}, cluster=replica("dead", lease_seconds=0.3))
+    for n in range(3):
+        await harness.publish("a", {"n": n})
+    await until(lambda: stuck.attempts == 3)
+    await dead.stop()
+    survivor_driver = RecordingDriver()
+    survivor = await harness.runner(sensor, {"log": survivor_driver}, cluster=replica("survivor"))
+    await until(lambda: len(survivor_driver.fired) == 3)
+    await survivor.wait_idle()
+    assert sorted(data["dep-a"]["n"] for _, data in fired(survivor_driver)) == [0, 1, 2]
+    assert stuck.fired == []
+
+
+async def test_a_slow_firing_keeps_its_claim(harness: Harness) -> None:
+    """A firing that takes longer than the lease is renewed, so the other replica never takes it."""
+    slow = RecordingDriver()
+    slow.block = asyncio.Event()
+    other = RecordingDriver()
+    sensor = make_sensor([log_trigger("t", "dep-a")])
+    holder = await harness.runner(sensor, {"log": slow}, cluster=replica("holder", lease_seconds=0.2))
+    await harness.publish("a", {"n": 1})
+    await until(lambda: slow.attempts == 1)
+    await harness.runner(sensor, {"log": other}, cluster=replica("other"))
+    await asyncio.sleep(0.6)  # three leases: the other replica scans a dozen times meanwhile
+    slow.block.set()
+    await holder.wait_idle()
+    assert (len(slow.fired), other.fired) == (1, [])
 
 
 # ---------------------------------------------------------------- isolation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -57,6 +58,34 @@ async def test_insert_if_absent_and_transitions(engine: AsyncEngine) -> None:
     final = await store.get(first.key)
     assert final is not None and final.status == "succeeded"
     assert await store.pending("ns", "s") == []
+
+
+async def test_claims_go_to_one_replica_until_they_expire(engine: AsyncEngine) -> None:
+    """Two replicas see the same pending firings: each firing is claimed by exactly one of them, a
+    holder may renew its claims, an expired claim (a dead replica) can be taken over, and a
+    finished firing cannot be claimed."""
+    store = FiringStore(engine)
+    firings = [NewFiring("ns", "s", "t", {"a": n}) for n in range(4)]
+    async with engine.begin() as conn:
+        await FiringStore.create_many(conn, firings, T0)
+    ids = [p.id for p in await store.pending("ns", "s")]
+
+    assert await store.claim(ids[:2], "a", 30) == set(ids[:2])
+    assert await store.claim(ids, "b", 30) == set(ids[2:])
+    assert await store.claim(ids, "a", 30) == set(ids[:2])  # renewal; b's claims are live
+    assert [p.id for p in await store.pending("ns", "s", claimable_by="b")] == ids[2:]
+    assert [p.id for p in await store.pending("ns", "s")] == ids
+
+    # "a" dies: its claims lapse (a zero-second lease), and "b" takes them over
+    assert await store.claim(ids[:2], "a", 0) == set(ids[:2])
+    await asyncio.sleep(0.01)
+    assert [p.id for p in await store.pending("ns", "s", claimable_by="b")] == ids
+    assert await store.claim(ids, "b", 30) == set(ids)
+    assert await store.claim(ids, "a", 30) == set()
+
+    await store.finish(ids[0], "succeeded", attempts=1, now=T0)
+    assert await store.claim(ids, "b", 30) == set(ids[1:])
+    assert await store.claim([], "b", 30) == set()
 
 
 def test_registry() -> None:

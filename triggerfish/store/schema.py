@@ -140,6 +140,9 @@ trigger_firings = sa.Table(
     sa.Column("error", sa.Text),
     sa.Column("created_at", Timestamp(), nullable=False),
     sa.Column("updated_at", Timestamp(), nullable=False),
+    # scale-out (revision 0005): the replica firing it and until when (see FiringStore.claim)
+    sa.Column("claimed_by", sa.String(253)),
+    sa.Column("claim_until", Timestamp()),
 )
 sa.Index("ix_firings_sensor", trigger_firings.c.namespace, trigger_firings.c.sensor)
 
