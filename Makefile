@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_DIR ?= .data
+# Every example but kafka-ml, which needs a Kafka broker (the scale-out profile; see README).
+EXAMPLES ?= $(filter-out examples/kafka-ml,$(wildcard examples/*))
 
 .PHONY: up test install check minio-build unit conformance bench clean
 
@@ -16,7 +18,7 @@ $(BIN)/.installed: pyproject.toml
 install: $(BIN)/.installed
 
 up: install
-	$(BIN)/triggerfish server --data-dir $(DATA_DIR) --config deploy/hub.yaml --manifests examples
+	$(BIN)/triggerfish server --data-dir $(DATA_DIR) --config deploy/hub.yaml $(EXAMPLES:%=--manifests %)
 
 test: install minio-build check
 	$(BIN)/pytest -q

@@ -15,7 +15,7 @@ def server(
     data_dir: Annotated[Path | None, typer.Option("--data-dir", envvar="TRIGGERFISH_DATA_DIR")] = None,
     config: Annotated[Path | None, typer.Option("--config", help="Settings YAML file")] = None,
     manifests: Annotated[
-        Path | None, typer.Option("--manifests", help="Directory of manifests to load")
+        list[Path] | None, typer.Option("--manifests", help="Directory of manifests to load (repeatable)")
     ] = None,
     host: Annotated[str, typer.Option("--host")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="HTTP port (Argo Server's default)")] = 2746,
@@ -34,23 +34,26 @@ def server(
         return await open_hub(settings)
 
     async def ready(hub: Hub) -> None:
-        if manifests is None:
+        if not manifests:
             return
-        report = await load_directory(hub.manifests, manifests)
-        print(f"loaded {len(report.applied)} manifest(s) from {manifests}", flush=True)
-        for applied in report.applied:
-            print(f"  {applied}", flush=True)
-        for error in report.errors:
-            print(f"  skipped: {error}", flush=True)
+        workflows: list[Path] = []
+        for directory in manifests:
+            report = await load_directory(hub.manifests, directory)
+            print(f"loaded {len(report.applied)} manifest(s) from {directory}", flush=True)
+            for applied in report.applied:
+                print(f"  {applied}", flush=True)
+            for error in report.errors:
+                print(f"  skipped: {error}", flush=True)
+            workflows += report.workflows
         base = f"http://{host}:{port}"
         for owner, method, path in hub.sources.webhook_paths()[:1]:
             print(f"trigger the {owner} webhook with:", flush=True)
             body = """'{"message": "hi"}'"""
             header = "'Content-Type: application/json'"
             print(f"  curl -X {method} {base}{path} -H {header} -d {body}", flush=True)
-        if report.workflows:
+        if workflows:
             print("submit a workflow with, for example:", flush=True)
-            print(f"  triggerfish submit {report.workflows[0]} --server {base}", flush=True)
+            print(f"  triggerfish submit {workflows[0]} --server {base}", flush=True)
 
     app = with_event_source_shortcut(create_app(factory, ready))
     uvicorn.run(app, host=host, port=port, log_level="info")
