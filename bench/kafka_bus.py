@@ -44,7 +44,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support.kafka import KafkaBroker, running_broker
+from tests.support.kafka import KafkaBroker, kafka_event_source, running_broker
 from tests.support.postgres import PostgresServer, running_postgres
 from tests.support.processes import HubServer, hub_servers
 from triggerfish.bus.kafka import bus_offset
@@ -57,21 +57,7 @@ TARGET_P99_MS = 200.0
 
 
 def manifests(bootstrap: str, topic: str) -> str:
-    source = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "EventSource",
-        "metadata": {"name": "bench"},
-        "spec": {
-            "kafka": {
-                "records": {
-                    "url": bootstrap,
-                    "topic": topic,
-                    "jsonBody": True,
-                    "consumerGroup": {"groupName": f"source-{topic}", "oldest": True},
-                }
-            }
-        },
-    }
+    source = kafka_event_source("bench", "records", bootstrap, topic)
     sensor = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Sensor",

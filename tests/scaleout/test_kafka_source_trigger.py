@@ -17,6 +17,7 @@ from eventsources.spec import KafkaEventSource, load_event_source
 from sensors.spec import KafkaTrigger, load_sensor
 from tests.eventsources.conftest import FakeContext, make_ref
 from tests.sensors.helpers import event
+from tests.support.cloudevents import data_of
 from tests.support.kafka import SASL_PASSWORD, SASL_USER, KafkaBroker
 from triggers.base import Firing, TriggerError
 from triggers.kafka import KafkaTriggerDriver
@@ -63,7 +64,7 @@ def source(spec: dict[str, Any]) -> KafkaEventSource:
 
 
 async def first_event_data(
-    secrets: dict[str, dict[str, str]], url: str, topic: str, **connection: Any
+    secrets: dict[tuple[str, str], str], url: str, topic: str, **connection: Any
 ) -> dict[str, Any]:
     """The data of the first event a ``kafka`` source (consumer group, oldest first) reads from ``topic``."""
     context = FakeContext(make_ref("kafka"), secrets=secrets)
@@ -75,8 +76,7 @@ async def first_event_data(
         [received] = await asyncio.wait_for(context.wait_for(1), 20)
     finally:
         await driver.stop()
-    data: dict[str, Any] = received.get_data()
-    return data
+    return data_of(received)
 
 
 async def test_consumer_group_source_publishes_every_record_once(kafka: KafkaBroker) -> None:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.scaleout.test_kafka_source_trigger import new_topic
 from tests.support.event_hub import arguments_of, event_hubs, needs_isolation
-from tests.support.kafka import KafkaBroker
+from tests.support.kafka import KafkaBroker, kafka_event_source
 from tests.support.minio import minio_binary, running_minio
 from tests.support.processes import nodes_by_display_name
 
@@ -30,21 +30,7 @@ KEY = "raw/hello world, v2.txt"
 
 
 def event_source(kafka: KafkaBroker, topic: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "EventSource",
-        "metadata": {"name": SOURCE},
-        "spec": {
-            "kafka": {
-                EVENT: {
-                    "url": kafka.bootstrap,
-                    "topic": topic,
-                    "jsonBody": True,
-                    "consumerGroup": {"groupName": f"hub-{topic}", "oldest": True},
-                }
-            }
-        },
-    }
+    return kafka_event_source(SOURCE, EVENT, kafka.bootstrap, topic)
 
 
 def sensor() -> dict[str, Any]:

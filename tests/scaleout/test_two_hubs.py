@@ -23,7 +23,7 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.support.kafka import KafkaBroker
+from tests.support.kafka import KafkaBroker, kafka_event_source
 from tests.support.postgres import PostgresServer
 from tests.support.processes import hub_servers
 from triggerfish.store.db import create_engine
@@ -37,21 +37,7 @@ FINISH_LIMIT = 300.0
 
 
 def manifests(topic: str) -> str:
-    source = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "EventSource",
-        "metadata": {"name": "records"},
-        "spec": {
-            "kafka": {
-                "numbers": {
-                    "url": "{bootstrap}",
-                    "topic": topic,
-                    "jsonBody": True,
-                    "consumerGroup": {"groupName": f"source-{topic}", "oldest": True},
-                }
-            }
-        },
-    }
+    source = kafka_event_source("records", "numbers", "{bootstrap}", topic)
     workflow = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Workflow",

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 import yaml
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from tests.support.kafka import KafkaBroker
+from tests.support.kafka import KafkaBroker, kafka_event_source
 from tests.support.postgres import PostgresServer
 from tests.support.processes import hub_servers
 from triggerfish.store.db import create_engine
@@ -34,21 +34,7 @@ FINISH_LIMIT = 120.0
 
 
 def manifests(bootstrap: str, source_topic: str, output_topic: str) -> str:
-    source = {
-        "apiVersion": "argoproj.io/v1alpha1",
-        "kind": "EventSource",
-        "metadata": {"name": "records"},
-        "spec": {
-            "kafka": {
-                "numbers": {
-                    "url": bootstrap,
-                    "topic": source_topic,
-                    "jsonBody": True,
-                    "consumerGroup": {"groupName": f"source-{source_topic}", "oldest": True},
-                }
-            }
-        },
-    }
+    source = kafka_event_source("records", "numbers", bootstrap, source_topic)
     sensor = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Sensor",

@@ -31,6 +31,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.support.processes import free_port, log_tail, stop_process_group, unavailable
 
@@ -281,3 +282,16 @@ def running_broker() -> Iterator[KafkaBroker]:
     finally:
         broker.stop()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def kafka_event_source(name: str, event: str, url: str, topic: str) -> dict[str, Any]:
+    """A ``kafka`` EventSource manifest reading ``topic`` from the oldest record as its own consumer group,
+    JSON bodies decoded (what the scale-out tests and benchmarks feed their hubs)."""
+    consumer_group = {"groupName": f"source-{topic}", "oldest": True}
+    spec = {"url": url, "topic": topic, "jsonBody": True, "consumerGroup": consumer_group}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "EventSource",
+        "metadata": {"name": name},
+        "spec": {"kafka": {event: spec}},
+    }
