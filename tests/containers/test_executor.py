@@ -129,7 +129,12 @@ async def test_files_inputs_and_outputs(executor: ContainerExecutor, tmp_path: P
     assert executor.read_file("wf/files", "/out/dir/deep/f") == b"X"  # outputs outlive the container
 
 
-async def test_resource_limits(executor: ContainerExecutor) -> None:
+async def test_resource_limits(
+    executor: ContainerExecutor, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    workdir = tmp_path / "hub-cwd"  # the engine must leave the hub's working directory alone
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
     script = (
         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/cpu/cpu.cfs_quota_us"
         " /sys/fs/cgroup/cpu/cpu.cfs_period_us"
@@ -145,6 +150,7 @@ async def test_resource_limits(executor: ContainerExecutor) -> None:
     await executor.start(hungry)
     oom = await asyncio.wait_for(executor.wait("wf/oom"), WAIT)
     assert (oom.exit_code, oom.reason) == (137, "OOMKilled")
+    assert list(workdir.iterdir()) == []
     with pytest.raises(ExecutorError, match=r"resources\.limits\.memory: invalid quantity '64 MB'"):
         await executor.start(sh("wf/bad", "true", resources={"memory": "64 MB"}))
 

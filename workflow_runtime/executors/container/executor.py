@@ -261,6 +261,7 @@ class ContainerExecutor:
                 stdout=files.enter_context(open(step.stdout, "ab")),
                 stderr=files.enter_context(open(step.stderr, "ab")),
                 start_new_session=True,  # not in the hub's process group: a ^C of the hub spares it
+                cwd=step.dir,  # podman's conmon drops an ``oom`` marker file in its working directory
             )
         record.update(runner_pid=runner.pid, runner_start=_process_start(runner.pid))
         write_json_atomic(str(step.record), record)
