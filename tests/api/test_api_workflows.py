@@ -1,43 +1,23 @@
 """``/api/v1/workflows`` over real HTTP: a ``triggerfish server`` subprocess, as Argo clients see it.
 
-One hub serves the whole module (each test uses its own workflow names and labels); the hub and
-its executor agent are killed when the module ends.
+One hub (the ``hub`` fixture of ``tests/api/conftest.py``) serves the whole module; each test uses
+its own workflow names and labels. The hub and its executor agent are killed when the module ends.
 """
 
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.processes import HubServer, hub_servers, nodes_by_display_name, wait_for
-from workflow_runtime.executors.local import sandbox
+from tests.api.conftest import NS, requires_isolation, unique
+from tests.support.processes import nodes_by_display_name, wait_for
 
-pytestmark = pytest.mark.skipif(
-    sandbox.isolation_problem() is not None, reason=f"no step isolation here: {sandbox.isolation_problem()}"
-)
+pytestmark = requires_isolation
 
 API = "/api/v1/workflows"
-NS = "default"
-
-
-@pytest.fixture(scope="module")
-def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    with hub_servers(tmp_path_factory.mktemp("api")) as make:
-        yield make().start()
-
-
-@pytest.fixture
-def api(hub: HubServer) -> httpx.Client:
-    return hub.client
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def workflow(
