@@ -85,14 +85,19 @@ def probe_isolation(scratch: str) -> str | None:
 
 
 def runtime_binds() -> list[str]:
-    """Host mount points other than / that hold this interpreter (and so the ``argosay`` tool).
+    """Host mount points other than / that hold this interpreter and this package (and so the
+    ``argosay`` tool), and such directories under /tmp, which every view replaces with its own.
 
     They are bound read-only into each view: the overlay's lower layer is the root filesystem alone.
     """
     with open("/proc/self/mountinfo", "rb") as f:
         points = [_unescape(line.split()[4]) for line in f]
     binds = set()
-    for path in (sys.prefix, sys.base_prefix, os.path.realpath(sys.executable)):
+    package_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    for path in (sys.prefix, sys.base_prefix, os.path.realpath(sys.executable), package_root):
+        if is_under(path, "/tmp") and path != "/tmp":  # e.g. a checkout in /tmp with its .venv
+            binds.add(path if os.path.isdir(path) else os.path.dirname(path))
+            continue
         point = max((p for p in points if is_under(path, p)), key=len, default="/")
         if point != "/" and not any(is_under(point, d) for d in _NOT_BINDABLE):
             binds.add(point)
@@ -226,6 +231,7 @@ def _enter_view(paths: StepPaths, binds: list[str]) -> None:
     linux.mount("proc", root + "/proc", "proc", linux.MS_NOSUID | linux.MS_NODEV | linux.MS_NOEXEC)
     linux.mount(paths.tmp, root + "/tmp", None, linux.MS_BIND)
     for path in binds:
+        os.makedirs(root + path, exist_ok=True)  # under the view's own /tmp it does not exist yet
         linux.mount(path, root + path, None, linux.MS_BIND | linux.MS_REC)
         linux.mount(None, root + path, None, linux.MS_REMOUNT | linux.MS_BIND | linux.MS_RDONLY)
     os.chroot(root)
