@@ -58,17 +58,26 @@ class FilterOutcome:
 # ---------------------------------------------------------------- the event's data
 
 
-@dataclass(frozen=True, slots=True)
 class EventData:
     """An event's data as filters and parameters see it."""
 
-    present: bool
-    """False when the event carries no data (data filters then pass, as in Argo)."""
-    valid_json: bool
-    value: Any = None
-    """The decoded JSON value (only when ``valid_json``)."""
-    raw: bytes = b""
-    """The data bytes: compact JSON for JSON data, as sent for anything else."""
+    __slots__ = ("_raw", "present", "valid_json", "value")
+
+    def __init__(self, present: bool, valid_json: bool, value: Any = None, raw: bytes | None = b"") -> None:
+        self.present = present
+        """False when the event carries no data (data filters then pass, as in Argo)."""
+        self.valid_json = valid_json
+        self.value = value
+        """The decoded JSON value (only when ``valid_json``)."""
+        self._raw = raw
+
+    @property
+    def raw(self) -> bytes:
+        """The data bytes: compact JSON for JSON data, as sent for anything else. Written on first
+        use: data filters walk ``value``, and re-encoding a 7 KB payload costs more than filtering it."""
+        if self._raw is None:
+            self._raw = raw_json(self.value).encode()
+        return self._raw
 
 
 def event_data(event: Event) -> EventData:
@@ -83,7 +92,7 @@ def event_data(event: Event) -> EventData:
         except (ValueError, UnicodeDecodeError):
             return EventData(True, False, None, raw)
     if _JSON_CONTENT.match(content_type) or not isinstance(data, str):
-        return EventData(True, True, data, raw_json(data).encode())
+        return EventData(True, True, data, None)
     try:
         return EventData(True, True, json.loads(data), data.encode())
     except ValueError:
