@@ -43,14 +43,16 @@ from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from operator import itemgetter
+from operator import attrgetter
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from triggerfish.bus.base import Published, Record, StartPosition
+from triggerfish.bus.sql_writer import transaction_runner
 from triggerfish.events import Event, decode, encode, namespace_of
 from triggerfish.store.schema import consumer_offsets, events
 
@@ -99,6 +101,7 @@ class Retention:
 class _Append:
     identity: tuple[str, str]
     row: dict[str, Any]
+    event: Event
     done: asyncio.Future[Published]
 
 
@@ -127,7 +130,7 @@ _NEWEST = sa.select(sa.func.max(events.c.offset))
 
 
 def _record(row: Mapping[Any, Any]) -> Record:
-    """A record from an ``events`` row (from the database, or the writer's last batch)."""
+    """A record from an ``events`` row."""
     return Record(
         offset=row["offset"], event=decode(row["payload"]), key=row["key"], appended_at=row["appended_at"]
     )
@@ -158,9 +161,14 @@ class SqlBus:
         self._closed = False
         self._appended = asyncio.Condition()
         self._generation = 0
-        self._tail: builtins.list[dict[str, Any]] = []
-        """The rows of the last batch appended, in order, when their offsets are consecutive."""
-        self._conn: AsyncConnection | None = None
+        self._tail: builtins.list[Record] = []
+        """The records of the last batch appended, in order, when their offsets are consecutive. They
+        carry the published events themselves: decoding a 7 KB payload again for each subscriber in
+        this process was a tenth of the hub's CPU per webhook delivery."""
+        # Debian builds SQLite with secure_delete ON: retention would write every freed overflow
+        # page of every 7 KB payload back to disk, three times the cost of FAST.
+        pragmas = ("PRAGMA secure_delete=FAST",) if self._sqlite else ()
+        self._transactions = transaction_runner(engine, pragmas=pragmas)
         self._groups: set[str] = set()
         self._appended_since_trim = 0
         self._last_trim = float("-inf")
@@ -181,7 +189,7 @@ class SqlBus:
             "payload": encode(event),
         }
         done: asyncio.Future[Published] = self._future()
-        self._submit(_Append(identity, row, done))
+        self._submit(_Append(identity, row, event, done))
         return await done
 
     def subscribe(self, group: str, *, start: StartPosition = "earliest") -> SqlSubscription:
@@ -279,9 +287,9 @@ class SqlBus:
         It is when its offsets are consecutive and the first is ``position + 1``: nothing can lie
         between. A subscription that keeps up therefore reads nothing from the database.
         """
-        if not self._tail or self._tail[0]["offset"] != position + 1:
+        if not self._tail or self._tail[0].offset != position + 1:
             return []
-        return [_record(row) for row in self._tail]
+        return list(self._tail)
 
     async def _read(self, position: int) -> builtins.list[Record]:
         query = events.select().where(events.c.offset > position).order_by(events.c.offset).limit(READ_BATCH)
@@ -335,30 +343,12 @@ class SqlBus:
                 if self._trim_due():
                     await self._trim()
         finally:
-            await self._disconnect()
-
-    async def _connection(self) -> AsyncConnection:
-        """The writer's own connection: a pool checkout per batch costs as much as the insert."""
-        if self._conn is None:
-            conn = await self._engine.connect()
-            if self._sqlite:
-                # Debian builds SQLite with secure_delete ON: retention would write every freed
-                # overflow page of every 7 KB payload back to disk, three times the cost of FAST.
-                await conn.exec_driver_sql("PRAGMA secure_delete=FAST")
-                await conn.commit()
-            self._conn = conn
-        return self._conn
-
-    async def _disconnect(self) -> None:
-        if self._conn is not None:
-            conn, self._conn = self._conn, None
-            await conn.close()
+            await self._transactions.close()
 
     async def _write(self, requests: builtins.list[_Request]) -> None:
         try:
             results = await self._transaction(requests)
         except Exception as error:
-            await self._disconnect()  # in case the error broke the connection
             if len(requests) == 1:
                 _fail(requests[0], error)
                 return
@@ -369,15 +359,15 @@ class SqlBus:
             _resolve(request, result)
         appended = sorted(
             (
-                request.row | {"offset": result.offset}
+                Record(result.offset, request.event, request.row["key"], request.row["appended_at"])
                 for request, result in zip(requests, results, strict=True)
                 if isinstance(request, _Append) and not result.duplicate
             ),
-            key=itemgetter("offset"),
+            key=attrgetter("offset"),
         )
         if appended:
             self._appended_since_trim += len(appended)
-            consecutive = appended[-1]["offset"] - appended[0]["offset"] == len(appended) - 1
+            consecutive = appended[-1].offset - appended[0].offset == len(appended) - 1
             self._tail = appended if consecutive else []
             self._generation += 1
             await self._wake()
@@ -390,33 +380,38 @@ class SqlBus:
         for request in requests:
             if isinstance(request, _Commit):
                 commits[request.group] = max(commits.get(request.group, request.offset), request.offset)
-        conn = await self._connection()
-        async with conn.begin():
-            published = await self._append(conn, appends, now) if appends else {}
-            if commits:
-                rows = [{"group_name": g, "committed": o, "updated_at": now} for g, o in commits.items()]
-                await conn.execute(self._commit_offsets, rows)
+        published = await self._transactions.run(self._write_batch, appends, commits, now)
         return [published.get(id(r)) if isinstance(r, _Append) else None for r in requests]
 
-    async def _append(
-        self, conn: AsyncConnection, appends: builtins.list[_Append], now: datetime
+    def _write_batch(
+        self, conn: Connection, appends: builtins.list[_Append], commits: dict[str, int], now: datetime
+    ) -> dict[int, Published]:
+        """The body of a batch's transaction (see :mod:`triggerfish.bus.sql_writer`)."""
+        published = self._append(conn, appends, now) if appends else {}
+        if commits:
+            rows = [{"group_name": g, "committed": o, "updated_at": now} for g, o in commits.items()]
+            conn.execute(self._commit_offsets, rows)
+        return published
+
+    def _append(
+        self, conn: Connection, appends: builtins.list[_Append], now: datetime
     ) -> dict[int, Published]:
         """Insert the batch; the outcome of each append, keyed by ``id()`` of the request."""
         if self._lock_for_append:
-            await conn.execute(sa.text("LOCK TABLE events IN EXCLUSIVE MODE"))
+            conn.execute(sa.text("LOCK TABLE events IN EXCLUSIVE MODE"))
         first: dict[tuple[str, str], _Append] = {}
         for append in appends:
             append.row["appended_at"] = now
             first.setdefault(append.identity, append)
         rows = [append.row for append in first.values()]
-        offsets = {(r.source, r.event_id): r.offset for r in await conn.execute(self._insert, rows)}
+        offsets = {(r.source, r.event_id): r.offset for r in conn.execute(self._insert, rows)}
         inserted = set(offsets)
         missing = [identity for identity in first if identity not in inserted]
         if missing:
             query = sa.select(events.c.offset, events.c.source, events.c.event_id).where(
                 sa.tuple_(events.c.source, events.c.event_id).in_(missing)
             )
-            offsets.update({(r.source, r.event_id): r.offset for r in await conn.execute(query)})
+            offsets.update({(r.source, r.event_id): r.offset for r in conn.execute(query)})
         return {
             id(append): Published(
                 offset=offsets[append.identity],
@@ -444,32 +439,32 @@ class SqlBus:
         self._last_trim = time.monotonic()
         self._trim_more = False
         try:
-            conn = await self._connection()
-            async with conn.begin():
-                keep_from = await self._keep_from(conn)
-                if keep_from is None:
-                    return
-                doomed = (
-                    sa.select(events.c.offset)
-                    .where(events.c.offset < keep_from)
-                    .order_by(events.c.offset)
-                    .limit(TRIM_CHUNK)
-                )
-                deleted = (await conn.execute(events.delete().where(events.c.offset.in_(doomed)))).rowcount
+            deleted = await self._transactions.run(self._delete_expired)
         except Exception:
-            await self._disconnect()
             log.exception("bus retention failed; it is tried again after the next appends")
             return
         self._trim_more = deleted == TRIM_CHUNK
 
-    async def _keep_from(self, conn: AsyncConnection) -> int | None:
+    def _delete_expired(self, conn: Connection) -> int:
+        keep_from = self._keep_from(conn)
+        if keep_from is None:
+            return 0
+        doomed = (
+            sa.select(events.c.offset)
+            .where(events.c.offset < keep_from)
+            .order_by(events.c.offset)
+            .limit(TRIM_CHUNK)
+        )
+        return int(conn.execute(events.delete().where(events.c.offset.in_(doomed))).rowcount)
+
+    def _keep_from(self, conn: Connection) -> int | None:
         """The oldest offset retention keeps: never above the newest record's.
 
         ``max_records`` counts offsets back from the newest (an index lookup, where counting rows
         would read them all); on PostgreSQL, whose sequences skip values, slightly fewer are kept.
         """
         retention = self._retention
-        newest = await conn.scalar(_NEWEST)
+        newest = conn.scalar(_NEWEST)
         if newest is None:
             return None
         bounds = [0]
@@ -478,7 +473,7 @@ class SqlBus:
         if retention.max_age_seconds is not None:
             cutoff = datetime.now(UTC) - timedelta(seconds=retention.max_age_seconds)
             young = sa.select(sa.func.min(events.c.offset)).where(events.c.appended_at >= cutoff)
-            bounds.append(await conn.scalar(young) or newest)
+            bounds.append(conn.scalar(young) or newest)
         return max(bounds)
 
 

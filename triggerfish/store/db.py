@@ -16,6 +16,8 @@ from triggerfish.store.write_gate import install_write_gate
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 BUSY_TIMEOUT_SECONDS = 30.0
+POOL_SIZE = 40
+POOL_OVERFLOW = 40
 
 
 def _json_dumps(value: Any) -> str:
@@ -26,7 +28,7 @@ def sqlite_url(data_dir: Path) -> str:
     return f"sqlite+aiosqlite:///{data_dir / 'triggerfish.db'}"
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers (CLI, API) work while the controller writes; NORMAL sync is durable
     # against process crashes (kill -9), which is the failure the embedded profile promises to survive.
     cursor = dbapi_connection.cursor()
@@ -38,9 +40,17 @@ def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads)
+    # The hub runs dozens of concurrent transactions (firings, runs, the bus); a pool smaller than
+    # that opens and closes overflow connections all the time (a thread and PRAGMAs each for SQLite).
+    engine = create_async_engine(
+        url,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+    )
     if engine.dialect.name == "sqlite":
-        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "connect", configure_sqlite)
         # Writers of this process queue in asyncio, not in SQLite's sleeping busy handler.
         install_write_gate(engine, BUSY_TIMEOUT_SECONDS)
     return engine

@@ -10,7 +10,9 @@ The gate takes SQLite's write lock's place inside the process: a connection pass
 its transaction's first ``INSERT``/``UPDATE``/``DELETE``/``REPLACE`` (where pysqlite begins the
 transaction and SQLite takes the lock) and hands it to the next writer, first come first served,
 as soon as its commit or rollback has returned. Waiting costs nothing and ends at once. Reads
-never pass the gate (WAL readers do not block writers). Another process writing the same file
+never pass the gate (WAL readers do not block writers). Writers outside the async engine (the
+bus writer's own thread) hold it with :meth:`WriteGate.held`, ahead of the queue: webhook senders
+wait for the bus's commits, everyone else works in the background. Another process writing the same file
 still meets the busy handler, as before; a writer that waits longer than the busy timeout gets
 SQLite's own "database is locked" error, as before.
 """
@@ -18,12 +20,15 @@ SQLite's own "database is locked" error, as before.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
+import weakref
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.util.concurrency import await_
 
@@ -50,24 +55,8 @@ class WriteGate:
 
     def acquire(self, raw: Any) -> None:
         """Called in SQLAlchemy's greenlet, before a write statement on ``raw``."""
-        if self._holder is raw:
-            return
-        if self._holder is None and not self._waiters:
-            self._holder = raw
-            return
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append((raw, waiter))
-        try:
-            await_(asyncio.wait_for(asyncio.shield(waiter), self._timeout))
-        except BaseException as error:
-            if waiter.done() and not waiter.cancelled():
-                self.release(raw)  # handed over while this caller was being cancelled
-            else:
-                waiter.cancel()
-                self._waiters = deque(w for w in self._waiters if w[1] is not waiter)
-            if isinstance(error, TimeoutError):
-                raise sqlite3.OperationalError("database is locked") from None
-            raise
+        if self._holder is not raw and not self._take(raw):
+            await_(self._wait(raw, first=False))
 
     def release(self, raw: Any) -> None:
         """After commit or rollback (or when the connection is closed) on ``raw``."""
@@ -80,6 +69,43 @@ class WriteGate:
                 self._holder = nxt
                 waiter.set_result(None)
                 return
+
+    @contextlib.asynccontextmanager
+    async def held(self, *, first: bool = False) -> AsyncIterator[None]:
+        """Hold the gate for a writer that is not an engine connection; ``first`` queues it
+        ahead of the writers already waiting."""
+        token = object()
+        if not self._take(token):
+            await self._wait(token, first=first)
+        try:
+            yield
+        finally:
+            self.release(token)
+
+    def _take(self, token: Any) -> bool:
+        """Take the gate if it is free and nobody queues for it."""
+        if self._holder is None and not self._waiters:
+            self._holder = token
+            return True
+        return False
+
+    async def _wait(self, token: Any, *, first: bool) -> None:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if first:
+            self._waiters.appendleft((token, waiter))
+        else:
+            self._waiters.append((token, waiter))
+        try:
+            await asyncio.wait_for(asyncio.shield(waiter), self._timeout)
+        except BaseException as error:
+            if waiter.done() and not waiter.cancelled():
+                self.release(token)  # handed over while this caller was being cancelled
+            else:
+                waiter.cancel()
+                self._waiters = deque(w for w in self._waiters if w[1] is not waiter)
+            if isinstance(error, TimeoutError):
+                raise sqlite3.OperationalError("database is locked") from None
+            raise
 
 
 def install_write_gate(engine: AsyncEngine, timeout: float) -> WriteGate:
@@ -117,4 +143,13 @@ def install_write_gate(engine: AsyncEngine, timeout: float) -> WriteGate:
     dialect.do_rollback = rollback_then_release  # type: ignore[method-assign]
     for name in ("close", "close_detached", "invalidate", "soft_invalidate"):
         event.listen(sync_engine.pool, name, closed)
+    _GATES[sync_engine] = gate
     return gate
+
+
+_GATES: weakref.WeakKeyDictionary[Engine, WriteGate] = weakref.WeakKeyDictionary()
+
+
+def gate_of(engine: AsyncEngine) -> WriteGate | None:
+    """The gate installed on ``engine``, if any."""
+    return _GATES.get(engine.sync_engine)
