@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import logging
+import logging.handlers
+import queue
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -36,11 +40,6 @@ def _configure_logging() -> None:
     what ``log`` triggers exist to print. Records are formatted and written by a listener thread:
     a ``log`` trigger prints each event's data, and writing 7 KB lines on the event loop cost a
     seventh of the hub's webhook throughput."""
-    import atexit
-    import logging
-    import logging.handlers
-    import queue
-
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     stderr = logging.StreamHandler()
     stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

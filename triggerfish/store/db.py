@@ -9,15 +9,15 @@ import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from triggerfish.store.sqlite_driver import one_trip_dbapi
 from triggerfish.store.write_gate import install_write_gate
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 BUSY_TIMEOUT_SECONDS = 30.0
-POOL_SIZE = 40
-POOL_OVERFLOW = 40
+SQLITE_POOL = 40
 
 
 def _json_dumps(value: Any) -> str:
@@ -40,15 +40,17 @@ def configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(url: str) -> AsyncEngine:
-    # The hub runs dozens of concurrent transactions (firings, runs, the bus); a pool smaller than
-    # that opens and closes overflow connections all the time (a thread and PRAGMAs each for SQLite).
-    engine = create_async_engine(
-        url,
-        json_serializer=_json_dumps,
-        json_deserializer=orjson.loads,
-        pool_size=POOL_SIZE,
-        max_overflow=POOL_OVERFLOW,
-    )
+    options: dict[str, Any] = {}
+    if make_url(url).drivername == "sqlite+aiosqlite":
+        # The hub runs dozens of concurrent transactions (firings, runs, the bus); a smaller pool
+        # opened and closed overflow connections all the time, each a thread and its PRAGMAs.
+        # (A database server's connections are counted: PostgreSQL keeps SQLAlchemy's default.)
+        options = {
+            "module": one_trip_dbapi(),
+            "pool_size": SQLITE_POOL,
+            "max_overflow": SQLITE_POOL,
+        }
+    engine = create_async_engine(url, json_serializer=_json_dumps, json_deserializer=orjson.loads, **options)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", configure_sqlite)
         # Writers of this process queue in asyncio, not in SQLite's sleeping busy handler.

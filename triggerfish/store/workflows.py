@@ -14,6 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from triggerfish.store.schema import nodes, workflows
 from triggerfish.store.upsert import upsert
 
+_INSERT = workflows.insert()
+_STATUS_UPDATE = (
+    workflows.update()
+    .where(workflows.c.uid == sa.bindparam("b_uid"))
+    .values(
+        phase=sa.bindparam("b_phase"),
+        message=sa.bindparam("b_message"),
+        status=sa.bindparam("b_status", type_=workflows.c.status.type),
+        started_at=sa.bindparam("b_started_at", type_=workflows.c.started_at.type),
+        finished_at=sa.bindparam("b_finished_at", type_=workflows.c.finished_at.type),
+        version=workflows.c.version + 1,
+    )
+)
+"""One statement for every status in a persisted batch (executemany: one trip to the database)."""
+
 UNFINISHED_PHASES = ("Pending", "Running")
 
 
@@ -105,13 +120,16 @@ class WorkflowStore:
             "started_at": record.started_at,
             "finished_at": record.finished_at,
         }
+        statement = _INSERT  # values as parameters: the statement stays compiled in SQLAlchemy's cache
         if self._owner is not None:
             values["owner"] = self._owner
-            now: Any = sa.func.now() if self._engine.dialect.name == "postgresql" else datetime.now(UTC)
-            values["lease_until"] = now + self._lease
+            if self._engine.dialect.name == "postgresql":  # the lease runs on the database's clock
+                statement = statement.values(lease_until=sa.func.now() + self._lease)
+            else:
+                values["lease_until"] = datetime.now(UTC) + self._lease
         try:
             async with self._engine.begin() as conn:
-                await conn.execute(workflows.insert().values(**values))
+                await conn.execute(statement, values)
         except IntegrityError as exc:  # the (namespace, name) or the uid is taken
             raise AlreadyExists(f'workflows.argoproj.io "{record.name}" already exists') from exc
 
@@ -189,21 +207,20 @@ class WorkflowStore:
             ]
             if rows:
                 await conn.execute(self._node_upsert, rows)
-            for uid, status, _ in batch:
-                if status is None:
-                    continue
-                await conn.execute(
-                    workflows.update()
-                    .where(workflows.c.uid == uid)
-                    .values(
-                        phase=status.phase,
-                        message=status.message,
-                        status=dict(status.status),
-                        started_at=status.started_at,
-                        finished_at=status.finished_at,
-                        version=workflows.c.version + 1,
-                    )
-                )
+            statuses = [
+                {
+                    "b_uid": uid,
+                    "b_phase": status.phase,
+                    "b_message": status.message,
+                    "b_status": dict(status.status),
+                    "b_started_at": status.started_at,
+                    "b_finished_at": status.finished_at,
+                }
+                for uid, status, _ in batch
+                if status is not None
+            ]
+            if statuses:
+                await conn.execute(_STATUS_UPDATE, statuses)
 
     async def _owned_only(self, conn: Any, batch: Sequence[WorkflowChanges]) -> Sequence[WorkflowChanges]:
         """The part of ``batch`` whose workflows this replica still owns (rows locked until commit)."""
