@@ -14,9 +14,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from triggerfish.store.resources import CLUSTER_SCOPE, ResourceStore
-from triggerfish.store.workflows import AlreadyExists, WorkflowStore
+from triggerfish.store.workflows import AlreadyExists, EventLink, WorkflowStore
 from triggers.base import Firing
-from triggers.firings import record_workflow_events
+from triggers.firings import firing_row_id
 from workflow_runtime.controller.controller import Controller, SubmitOptions
 from workflow_runtime.spec.loader import load_workflow
 
@@ -60,21 +60,18 @@ class HubSubmitter:
             SENSOR_LABEL: firing.sensor,
             TRIGGER_LABEL: firing.trigger,
         }
+        firing_id = await firing_row_id(self._engine, firing.firing_key)
+        caused_by = [EventLink(offset, firing_id) for offset in sorted(set(firing.event_offsets))]
         try:
             record = await self._controller.submit(
-                workflow, SubmitOptions(namespace=namespace, labels=all_labels, uid=uid)
+                workflow, SubmitOptions(namespace=namespace, labels=all_labels, uid=uid, caused_by=caused_by)
             )
         except AlreadyExists:
             existing = await self._workflows.get_by_uid(uid)
             if existing is None:  # a name clash with an unrelated workflow, not a repeat of this firing
                 raise
             return existing.name
-        await self._record_lineage(record.uid, firing)
         return record.name
-
-    async def _record_lineage(self, workflow_uid: str, firing: Firing) -> None:
-        async with self._engine.begin() as conn:
-            await record_workflow_events(conn, workflow_uid=workflow_uid, firing=firing)
 
     async def template(self, kind: str, namespace: str, name: str) -> Mapping[str, Any] | None:
         scope = CLUSTER_SCOPE if kind == "ClusterWorkflowTemplate" else namespace

@@ -30,7 +30,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from triggerfish.store.leases import db_now
 from triggerfish.store.schema import trigger_firings, workflow_events
-from triggers.base import Firing
 
 __all__ = [
     "Finished",
@@ -39,7 +38,7 @@ __all__ = [
     "FiringStore",
     "NewFiring",
     "firing_key",
-    "record_workflow_events",
+    "firing_row_id",
     "workflows_of_event",
 ]
 
@@ -280,32 +279,13 @@ class FiringStore:
 # ---------------------------------------------------------------- lineage: workflow ↔ events
 
 
-async def record_workflow_events(conn: AsyncConnection, *, workflow_uid: str, firing: Firing) -> None:
-    """Link a workflow run to the events of the firing that created it (``workflow_events``).
-
-    For the workflow submitter, inside the transaction that stores the run; idempotent.
-    """
-    row = (
-        await conn.execute(
-            sa.select(trigger_firings.c.id).where(trigger_firings.c.idempotency_key == firing.firing_key)
+async def firing_row_id(engine: AsyncEngine, firing_key: str) -> int | None:
+    """The ``trigger_firings`` id of a firing, for the lineage of the run it creates."""
+    async with engine.connect() as conn:
+        found = await conn.scalar(
+            sa.select(trigger_firings.c.id).where(trigger_firings.c.idempotency_key == firing_key)
         )
-    ).first()
-    firing_id = row.id if row is not None else None
-    offsets: Sequence[int] = sorted(set(firing.event_offsets))
-    if not offsets:
-        return
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = (
-        module.insert(workflow_events)
-        .values(
-            [
-                {"workflow_uid": workflow_uid, "event_offset": offset, "firing_id": firing_id}
-                for offset in offsets
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=["workflow_uid", "event_offset"])
-    )
-    await conn.execute(statement)
+    return None if found is None else int(found)
 
 
 async def workflows_of_event(engine: AsyncEngine, offset: int) -> list[str]:

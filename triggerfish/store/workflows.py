@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,11 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from triggerfish.store.schema import nodes, workflows
+from triggerfish.store.schema import nodes, workflow_events, workflows
 from triggerfish.store.upsert import upsert
 
 _INSERT = workflows.insert()
+_LINK = workflow_events.insert()
 _STATUS_UPDATE = (
     workflows.update()
     .where(workflows.c.uid == sa.bindparam("b_uid"))
@@ -34,6 +36,21 @@ UNFINISHED_PHASES = ("Pending", "Running")
 
 class AlreadyExists(Exception):
     """A workflow with this namespace and name exists."""
+
+
+@dataclass(frozen=True, slots=True)
+class EventLink:
+    """A run was caused by the event at ``offset`` on the bus (through trigger firing ``firing_id``)."""
+
+    offset: int
+    firing_id: int | None = None
+
+
+@dataclass(slots=True)
+class _Create:
+    record: WorkflowRecord
+    caused_by: Sequence[EventLink]
+    done: asyncio.Future[None]
 
 
 @dataclass(slots=True)
@@ -71,6 +88,31 @@ def _record(row: sa.Row[Any]) -> WorkflowRecord:
     )
 
 
+def _row(record: WorkflowRecord) -> dict[str, Any]:
+    return {
+        "uid": record.uid,
+        "namespace": record.namespace,
+        "name": record.name,
+        "manifest": record.manifest,
+        "labels": record.labels,
+        "phase": record.phase,
+        "message": record.message,
+        "status": record.status,
+        "created_at": record.created_at,
+        "started_at": record.started_at,
+        "finished_at": record.finished_at,
+    }
+
+
+def _settle(request: _Create, error: BaseException | None) -> None:
+    if request.done.done():
+        return
+    if error is None:
+        request.done.set_result(None)
+    else:
+        request.done.set_exception(error)
+
+
 @dataclass(frozen=True, slots=True)
 class StatusUpdate:
     phase: str
@@ -93,6 +135,8 @@ class WorkflowStore:
         self._owner: str | None = None
         self._lease = timedelta(0)
         self._on_fenced: Callable[[set[str]], None] | None = None
+        self._creates: list[_Create] = []
+        self._creator: asyncio.Task[None] | None = None
 
     record = staticmethod(_record)
 
@@ -106,32 +150,71 @@ class WorkflowStore:
         self._lease = timedelta(seconds=lease_seconds)
         self._on_fenced = on_fenced
 
-    async def create(self, record: WorkflowRecord) -> None:
-        values = {
-            "uid": record.uid,
-            "namespace": record.namespace,
-            "name": record.name,
-            "manifest": record.manifest,
-            "labels": record.labels,
-            "phase": record.phase,
-            "message": record.message,
-            "status": record.status,
-            "created_at": record.created_at,
-            "started_at": record.started_at,
-            "finished_at": record.finished_at,
-        }
+    async def create(self, record: WorkflowRecord, caused_by: Sequence[EventLink] = ()) -> None:
+        """Insert a new run and the events behind it (lineage); raises AlreadyExists when its
+        (namespace, name) or uid is taken.
+
+        Runs created meanwhile share one transaction, as the bus's appends do: a trigger fires a
+        group of firings at once, and a transaction each kept SQLite's single write lock busy."""
+        request = _Create(record, caused_by, asyncio.get_running_loop().create_future())
+        self._creates.append(request)
+        if self._creator is None:
+            self._creator = asyncio.create_task(self._create_queued(), name="workflow-store-create")
+        await asyncio.shield(request.done)  # a cancelled caller's run may be committed all the same
+
+    async def _create_queued(self) -> None:
+        try:
+            while self._creates:
+                batch, self._creates = self._creates, []
+                if len(batch) == 1:
+                    await self._create_alone(batch[0])
+                    continue
+                try:
+                    await self._insert(batch)
+                except IntegrityError:  # find the taken ones: each on its own
+                    for request in batch:
+                        await self._create_alone(request)
+                    continue
+                except Exception as error:
+                    for request in batch:
+                        _settle(request, error)
+                    continue
+                for request in batch:
+                    _settle(request, None)
+        finally:
+            self._creator = None
+
+    async def _create_alone(self, request: _Create) -> None:
+        try:
+            await self._insert([request])
+        except IntegrityError as exc:  # the (namespace, name) or the uid is taken
+            taken = AlreadyExists(f'workflows.argoproj.io "{request.record.name}" already exists')
+            taken.__cause__ = exc
+            _settle(request, taken)
+        except Exception as error:
+            _settle(request, error)
+        else:
+            _settle(request, None)
+
+    async def _insert(self, batch: Sequence[_Create]) -> None:
         statement = _INSERT  # values as parameters: the statement stays compiled in SQLAlchemy's cache
+        extra: dict[str, Any] = {}
         if self._owner is not None:
-            values["owner"] = self._owner
+            extra["owner"] = self._owner
             if self._engine.dialect.name == "postgresql":  # the lease runs on the database's clock
                 statement = statement.values(lease_until=sa.func.now() + self._lease)
             else:
-                values["lease_until"] = datetime.now(UTC) + self._lease
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(statement, values)
-        except IntegrityError as exc:  # the (namespace, name) or the uid is taken
-            raise AlreadyExists(f'workflows.argoproj.io "{record.name}" already exists') from exc
+                extra["lease_until"] = datetime.now(UTC) + self._lease
+        rows = [_row(request.record) | extra for request in batch]
+        links = [
+            {"workflow_uid": request.record.uid, "event_offset": link.offset, "firing_id": link.firing_id}
+            for request in batch
+            for link in {link.offset: link for link in request.caused_by}.values()
+        ]
+        async with self._engine.begin() as conn:
+            await conn.execute(statement, rows)
+            if links:
+                await conn.execute(_LINK, links)
 
     async def get(self, namespace: str, name: str) -> WorkflowRecord | None:
         query = workflows.select().where(workflows.c.namespace == namespace, workflows.c.name == name)

@@ -8,14 +8,14 @@ import logging
 import secrets
 import uuid
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from triggerfish.store.memo import MemoStore
 from triggerfish.store.resources import CLUSTER_SCOPE, ResourceStore
-from triggerfish.store.workflows import WorkflowRecord, WorkflowStore
+from triggerfish.store.workflows import EventLink, WorkflowRecord, WorkflowStore
 from workflow_runtime.controller import names
 from workflow_runtime.controller.lifecycle import memoized_nodes, reopen, retry_plan
 from workflow_runtime.controller.ownership import Ownership
@@ -76,6 +76,8 @@ class SubmitOptions:
     name: str | None = None
     uid: str | None = None
     """A caller-chosen UID makes submission idempotent (a second submit raises AlreadyExists)."""
+    caused_by: Sequence[EventLink] = ()
+    """The events behind the run (lineage), stored with it."""
 
 
 def generate_name(prefix: str) -> str:
@@ -284,7 +286,7 @@ class Controller:
             status={"phase": "Pending", **static},
             created_at=created,
         )
-        await self.workflows.create(record)
+        await self.workflows.create(record, options.caused_by)
         run = self._build_run(workflow, effective, stored, uid, created, static)
         if adopt is not None:  # memoized resubmit: start from an earlier run's successful nodes
             adopted = adopt(record.name)

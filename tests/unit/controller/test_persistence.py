@@ -7,15 +7,17 @@ from collections import Counter
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from sqlalchemy import event as sa_event
 
 from tests.support.fake_executor import FakeExecutor
 from triggerfish.store.resources import ResourceStore
-from triggerfish.store.workflows import WorkflowStore
+from triggerfish.store.workflows import AlreadyExists, EventLink, WorkflowRecord, WorkflowStore
+from triggers.firings import events_of_workflow, workflows_of_event
 from workflow_runtime.controller import controller as controller_module
 from workflow_runtime.controller.controller import Controller
 from workflow_runtime.controller.run import RunSettings
 from workflow_runtime.executors.base import StepExit, StepLost
-from workflow_runtime.state import WorkflowPhase
+from workflow_runtime.state import WorkflowPhase, utcnow
 
 from .conftest import rich_behaviour
 from .helpers import Result, node_in_phase, run, start, until
@@ -308,3 +310,50 @@ async def test_only_recent_finished_runs_stay_in_memory(
     assert controller.load() == (0, 0)
     stored = await controller.workflows.get_by_uid(uids[0])
     assert stored is not None and stored.phase == "Succeeded"  # forgotten in memory, kept in the store
+
+
+def _record(name: str, uid: str | None = None) -> WorkflowRecord:
+    return WorkflowRecord(
+        uid or f"uid-{name}", "default", name, {"metadata": {"name": name}}, "Pending", utcnow()
+    )
+
+
+async def test_concurrent_creates_share_a_transaction_with_their_lineage(stores: Stores) -> None:
+    workflows, _ = stores
+    engine = workflows._engine
+    commits: list[object] = []
+
+    def committed(connection: object) -> None:
+        commits.append(connection)
+
+    sa_event.listen(engine.sync_engine, "commit", committed)
+    try:
+        await asyncio.gather(
+            *(
+                workflows.create(_record(f"run-{n}"), [EventLink(n), EventLink(n), EventLink(100)])
+                for n in range(20)
+            )
+        )
+    finally:
+        sa_event.remove(engine.sync_engine, "commit", committed)
+    assert 1 <= len(commits) <= 2  # the first alone (nothing else was queued yet), then the rest
+    assert [(await workflows.get("default", f"run-{n}")) is not None for n in range(20)] == [True] * 20
+    assert await workflows_of_event(engine, 7) == ["uid-run-7"]
+    assert await events_of_workflow(engine, "uid-run-7") == [7, 100]
+    assert len(await workflows_of_event(engine, 100)) == 20
+
+
+async def test_a_taken_name_fails_only_its_own_create(stores: Stores) -> None:
+    workflows, _ = stores
+    await workflows.create(_record("taken"))
+    outcomes = await asyncio.gather(
+        *(workflows.create(_record(f"run-{n}")) for n in range(5)),
+        workflows.create(_record("taken", uid="another-uid"), [EventLink(3)]),
+        return_exceptions=True,
+    )
+    assert outcomes[:5] == [None] * 5
+    assert isinstance(outcomes[5], AlreadyExists)
+    assert str(outcomes[5]) == 'workflows.argoproj.io "taken" already exists'
+    assert [(await workflows.get("default", f"run-{n}")) is not None for n in range(5)] == [True] * 5
+    assert await workflows.get_by_uid("another-uid") is None
+    assert await workflows_of_event(workflows._engine, 3) == []
