@@ -749,7 +749,7 @@ class SensorRunner:
                     FAILED, record.attempts, error=f"event at offset {offset} is no longer in the bus"
                 )
             events[dep] = event
-        firing = Firing(self.namespace, self.name, plan.name, record.key, events, record.offsets)
+        firing = Firing(self.namespace, self.name, plan.name, record.key, events, record.offsets, record.id)
         if plan.limiter is not None:
             await plan.limiter.take()
         outcome = await self._fire_with_retry(plan.trigger, plan.policy, firing, record)

@@ -204,7 +204,7 @@ async def open_hub(settings: Settings, *, start_controller: bool = True) -> Hub:
     sources = SourceManager(
         bus, routes, PortServers(routes, settings.host), services, settings.secrets, settings.namespace
     )
-    submitter = HubSubmitter(engine, controller, resources, workflows)
+    submitter = HubSubmitter(controller, resources, workflows)
 
     def secret(namespace: str, name: str, key: str) -> str | None:
         return settings.secrets.get(name, {}).get(key)

@@ -11,12 +11,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from triggerfish.store.resources import CLUSTER_SCOPE, ResourceStore
 from triggerfish.store.workflows import AlreadyExists, EventLink, WorkflowStore
 from triggers.base import Firing
-from triggers.firings import firing_row_id
 from workflow_runtime.controller.controller import Controller, SubmitOptions
 from workflow_runtime.spec.loader import load_workflow
 
@@ -38,10 +35,7 @@ def firing_uid(firing: Firing) -> str:
 class HubSubmitter:
     """``triggers.base.WorkflowSubmitter`` backed by the hub's controller and store."""
 
-    def __init__(
-        self, engine: AsyncEngine, controller: Controller, resources: ResourceStore, workflows: WorkflowStore
-    ) -> None:
-        self._engine = engine
+    def __init__(self, controller: Controller, resources: ResourceStore, workflows: WorkflowStore) -> None:
         self._controller = controller
         self._resources = resources
         self._workflows = workflows
@@ -50,9 +44,6 @@ class HubSubmitter:
         self, manifest: Mapping[str, Any], *, namespace: str, firing: Firing, labels: Mapping[str, str]
     ) -> str:
         uid = firing_uid(firing)
-        existing = await self._workflows.get_by_uid(uid)
-        if existing is not None:
-            return existing.name
         workflow = load_workflow(dict(manifest), f"trigger {firing.trigger} of sensor {firing.sensor}")
         all_labels = {
             **labels,
@@ -60,8 +51,7 @@ class HubSubmitter:
             SENSOR_LABEL: firing.sensor,
             TRIGGER_LABEL: firing.trigger,
         }
-        firing_id = await firing_row_id(self._engine, firing.firing_key)
-        caused_by = [EventLink(offset, firing_id) for offset in sorted(set(firing.event_offsets))]
+        caused_by = [EventLink(offset, firing.record_id) for offset in sorted(set(firing.event_offsets))]
         try:
             record = await self._controller.submit(
                 workflow, SubmitOptions(namespace=namespace, labels=all_labels, uid=uid, caused_by=caused_by)

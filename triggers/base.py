@@ -26,6 +26,8 @@ class Firing:
     events: Mapping[str, Event]
     """dependency name → the event that satisfied it"""
     event_offsets: Sequence[int] = field(default_factory=tuple)
+    record_id: int | None = None
+    """The firing's ``trigger_firings`` row, when it has one (for the lineage of what it creates)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,6 @@ __all__ = [
     "FiringStore",
     "NewFiring",
     "firing_key",
-    "firing_row_id",
     "workflows_of_event",
 ]
 
@@ -277,15 +276,6 @@ class FiringStore:
 
 
 # ---------------------------------------------------------------- lineage: workflow ↔ events
-
-
-async def firing_row_id(engine: AsyncEngine, firing_key: str) -> int | None:
-    """The ``trigger_firings`` id of a firing, for the lineage of the run it creates."""
-    async with engine.connect() as conn:
-        found = await conn.scalar(
-            sa.select(trigger_firings.c.id).where(trigger_firings.c.idempotency_key == firing_key)
-        )
-    return None if found is None else int(found)
 
 
 async def workflows_of_event(engine: AsyncEngine, offset: int) -> list[str]:

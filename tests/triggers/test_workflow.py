@@ -12,7 +12,7 @@ from sensors.runtime import SensorRunner
 from sensors.spec import ArgoWorkflowTrigger, StandardK8sTrigger, load_sensor
 from triggerfish.store.workflows import EventLink, WorkflowRecord, WorkflowStore
 from triggers.base import Firing, TriggerError
-from triggers.firings import events_of_workflow, firing_row_id, workflows_of_event
+from triggers.firings import events_of_workflow, workflows_of_event
 from triggers.registry import default_drivers
 from triggers.workflow import ArgoWorkflowDriver, K8sWorkflowDriver, workflow_from_template
 
@@ -179,11 +179,10 @@ async def test_sensor_submits_to_an_existing_workflow_template_with_lineage(engi
     class LineageSubmitter(FakeSubmitter):
         async def submit(self, manifest: Any, *, namespace: str, firing: Firing, labels: Any) -> str:
             name = await super().submit(manifest, namespace=namespace, firing=firing, labels=labels)
-            firing_id = await firing_row_id(engine, firing.firing_key)
             record = WorkflowRecord(
                 f"uid-{name}", namespace, name, dict(manifest), "Pending", datetime.now(UTC)
             )
-            links = [EventLink(offset, firing_id) for offset in firing.event_offsets]
+            links = [EventLink(offset, firing.record_id) for offset in firing.event_offsets]
             await WorkflowStore(engine).create(record, links)
             return name
 
