@@ -65,6 +65,27 @@ async def test_each_statement_is_one_trip_and_its_results_survive(
             assert len(calls) == 3
             await conn.commit()
             assert len(calls) == 4
+            await conn.rollback()  # outside a transaction: nothing to undo, no trip
+            assert len(calls) == 4
+
+
+async def test_a_read_costs_one_trip_including_the_pools_reset(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(items.insert(), {"name": "a"})
+    with trips(monkeypatch) as calls:
+        async with engine.connect() as conn:
+            assert await conn.scalar(sa.select(sa.func.count()).select_from(items)) == 1
+    assert len(calls) == 1
+
+
+async def test_a_rollback_inside_a_transaction_undoes_it(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(items.insert(), {"name": "undone"})
+        await conn.rollback()
+    async with engine.connect() as conn:
+        assert await conn.scalar(sa.select(sa.func.count()).select_from(items)) == 0
 
 
 async def test_driver_errors_keep_their_dbapi_class(engine: AsyncEngine) -> None:

@@ -6,7 +6,8 @@ the result. On a loop busy with webhook requests a trip takes milliseconds, and 
 SQLite's single write lock (:mod:`triggerfish.store.write_gate`) across every trip of its
 transaction: at 100 workflow runs/s the lock was busy 90% of the time, most of it waiting for the
 loop. :class:`OneTripCursor` does all four calls in one function on aiosqlite's thread and keeps
-what SQLAlchemy reads afterwards (description, rows, rowcount, lastrowid).
+what SQLAlchemy reads afterwards (description, rows, rowcount, lastrowid); a rollback outside a
+transaction (the pool's reset of every connection it gets back) makes no trip at all.
 
 Plugged in with ``create_async_engine(url, module=one_trip_dbapi())``; the URL stays
 ``sqlite+aiosqlite``. It relies on SQLAlchemy's adapter classes and on aiosqlite's ``_execute``
@@ -116,6 +117,14 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
 class OneTripConnection(AsyncAdapt_aiosqlite_connection):
     __slots__ = ()
     _cursor_cls = OneTripCursor  # type: ignore[assignment]
+
+    def rollback(self) -> None:
+        """No trip when there is nothing to roll back: the pool rolls back every connection it gets
+        back, so each read (``engine.connect()``) paid a second trip for nothing."""
+        connection: sqlite3.Connection | None = self._connection._connection
+        if connection is not None and not connection.in_transaction:
+            return
+        super().rollback()
 
 
 class OneTripDBAPI(AsyncAdapt_aiosqlite_dbapi):
