@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
+import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -80,8 +80,12 @@ class SubmitOptions:
     """The events behind the run (lineage), stored with it."""
 
 
+_NAMES = random.Random()
+"""Seeded from the OS once: ``secrets`` read the OS's randomness for every character."""
+
+
 def generate_name(prefix: str) -> str:
-    return prefix + "".join(secrets.choice(_NAME_ALPHABET) for _ in range(5))
+    return prefix + "".join(_NAMES.choices(_NAME_ALPHABET, k=5))
 
 
 def _with_parameters(spec: WorkflowSpec, parameters: Mapping[str, str]) -> WorkflowSpec:
