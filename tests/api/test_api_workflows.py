@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.conftest import NS, requires_isolation, unique
-from tests.support.processes import nodes_by_display_name, wait_for
+from tests.api.conftest import NS, create, get, requires_isolation, unique, wait_done, wait_node
+from tests.support.processes import nodes_by_display_name
 
 pytestmark = requires_isolation
 
@@ -56,39 +56,6 @@ def two_steps(first: str = "slow", then: str = "quick") -> dict[str, Any]:
         "name": "main",
         "steps": [[{"name": "a", "template": first}], [{"name": "b", "template": then}]],
     }
-
-
-def create(api: httpx.Client, manifest: dict[str, Any]) -> dict[str, Any]:
-    response = api.post(f"{API}/{NS}", json={"workflow": manifest})
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def get(api: httpx.Client, name: str) -> dict[str, Any]:
-    response = api.get(f"{API}/{NS}/{name}")
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def wait_done(api: httpx.Client, name: str, timeout: float = 30.0) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        document = get(api, name)
-        return document if document["status"]["phase"] in ("Succeeded", "Failed", "Error") else None
-
-    return wait_for(probe, timeout, f"{name} to complete", interval=0.05)
-
-
-def wait_node(
-    api: httpx.Client, name: str, display: str, phase: str, timeout: float = 20.0
-) -> dict[str, Any]:
-    def probe() -> dict[str, Any] | None:
-        document = get(api, name)
-        node = nodes_by_display_name(document).get(display)
-        return document if node is not None and node["phase"] == phase else None
-
-    return wait_for(probe, timeout, f"node {display} of {name} to be {phase}")
 
 
 def list_names(api: httpx.Client, **params: str | int) -> tuple[list[str], dict[str, Any]]:
