@@ -172,3 +172,6 @@ def test_raw_json_escapes_as_go_whether_or_not_orjson_writes_it() -> None:
     assert raw_json({"f": 2.0, "s": "<"}) == '{"f":2,"s":"\\u003c"}'  # floats: Go's formatting
     assert raw_json({1: "int key"}) == '{"1":"int key"}'
     assert raw_json(("tuple", 1)) == '["tuple",1]'
+    deep = {"a": [{"b": [1, {"c": 2.0}]}], "d": {"e": [None, [3.5]]}}  # floats below the top level
+    assert raw_json(deep) == '{"a":[{"b":[1,{"c":2}]}],"d":{"e":[null,[3.5]]}}'
+    assert raw_json([{"k": ["x", {1: "int key below"}]}]) == '[{"k":["x",{"1":"int key below"}]}]'

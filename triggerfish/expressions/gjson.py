@@ -170,21 +170,26 @@ _GO_ONLY_ESCAPES = (
 """What Go escapes and orjson does not; outside strings, JSON never contains these bytes."""
 
 
+_ORJSON_EXACT = frozenset((dict, list, str, int, bool, type(None)))
+"""Types orjson writes exactly as :func:`raw_json` does, but for :data:`_GO_ONLY_ESCAPES` (floats,
+for one, it does not)."""
+
+
 def _plain(value: Any) -> bool:
-    """Only dicts with string keys, lists, strings, integers, booleans and nulls: orjson writes these
-    exactly as :func:`raw_json` does, but for :data:`_GO_ONLY_ESCAPES` (floats it does not)."""
-    stack = [value]
+    """Only dicts, lists, strings, integers, booleans and nulls (orjson refuses keys that are not
+    strings). Checked a container at a time, not an item at a time: the walk cost more than the
+    encoding."""
+    if type(value) not in _ORJSON_EXACT:
+        return False
+    stack = [value] if type(value) is dict or type(value) is list else []
     while stack:
         item = stack.pop()
-        kind = type(item)
-        if kind is dict:
-            if not all(type(key) is str for key in item):
-                return False
-            stack.extend(item.values())
-        elif kind is list:
-            stack.extend(item)
-        elif kind not in (str, int, bool) and item is not None:
+        items = item.values() if type(item) is dict else item
+        kinds = set(map(type, items))
+        if not kinds <= _ORJSON_EXACT:
             return False
+        if dict in kinds or list in kinds:
+            stack.extend([child for child in items if type(child) is dict or type(child) is list])
     return True
 
 
