@@ -157,6 +157,12 @@ class _Plan:
     limiter: RateLimiter | None
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     idle: bool = False
+    handed: list[FiringRecord] = field(default_factory=list)
+    """Firings created by this runner since the worker last looked: it fires them without reading
+    them back from the store."""
+    rescan: bool = True
+    """The store may hold pending firings that were not handed over (at start, after an error, a
+    redelivery, or with replicas): the worker reads them all from the store next time."""
 
 
 def _event_hash(ids: Sequence[str]) -> int:
@@ -308,6 +314,7 @@ class SensorRunner:
                     limiter=_limiter(trigger, self._clock),
                 )
             )
+        self._plans_by_name = {plan.name: plan for plan in self._plans}
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -320,6 +327,7 @@ class SensorRunner:
         )
         for plan in self._plans:
             plan.idle = False
+            plan.rescan = True
             self._tasks.append(asyncio.create_task(self._work(plan), name=f"{self.group}:{plan.name}"))
             if plan.resets and plan.condition.requires_and:
                 self._tasks.append(
@@ -515,10 +523,11 @@ class SensorRunner:
         now = self._clock.now()
         firings: list[NewFiring] = []
         async with self._engine.begin() as conn:
-            applied = await self._state.delivered(conn, [record.offset for record, _ in matches])
-            fresh = [(record, matched) for record, matched in matches if record.offset not in applied]
-            await self._state.record_deliveries(conn, [(r.offset, matched) for r, matched in fresh], now)
-            for record, matched in fresh:
+            recorded = await self._state.record_deliveries(conn, [(r.offset, m) for r, m in matches], now)
+            redelivered = len(recorded) < len(matches)
+            for record, matched in matches:
+                if record.offset not in recorded:
+                    continue
                 for dep in matched:
                     metrics.SENSOR_MATCHES.labels(self.namespace, self.name, dep).inc()
                 for plan in self._plans:
@@ -526,13 +535,21 @@ class SensorRunner:
                     if relevant:
                         firings += await self._advance(conn, plan, relevant, record, now)
             created = await FiringStore.create_many(conn, firings, now)
-        # A redelivered event (after a crash) may have left firings pending: wake every worker.
-        self._wake({f.trigger for f in firings if f.key in created} if not applied else None)
+        self._hand_over(created)
+        if redelivered:  # it may have left firings pending before a crash: every worker looks
+            self._wake({plan.name for plan in self._plans}, rescan=True)
 
-    def _wake(self, triggers: set[str] | None) -> None:
-        """Let the workers of these triggers (all when None) look for pending firings."""
+    def _hand_over(self, created: Sequence[FiringRecord]) -> None:
+        """Give the workers the firings just committed, and wake them."""
+        for record in created:
+            self._plans_by_name[record.trigger].handed.append(record)
+        self._wake({record.trigger for record in created})
+
+    def _wake(self, triggers: set[str], *, rescan: bool = False) -> None:
+        """Let the workers of these triggers look for firings (``rescan``: in the store too)."""
         for plan in self._plans:
-            if triggers is None or plan.name in triggers:
+            if plan.name in triggers:
+                plan.rescan = plan.rescan or rescan
                 plan.idle = False
                 plan.wake.set()
 
@@ -562,8 +579,8 @@ class SensorRunner:
                 relevant = [dep for dep in matched if dep in plan.condition.dependencies]
                 if relevant:
                     firings += await self._advance(conn, plan, relevant, record, now, replay=nonce)
-            await FiringStore.create_many(conn, firings, now)
-        self._wake({f.trigger for f in firings})
+            created = await FiringStore.create_many(conn, firings, now)
+        self._hand_over(created)
         return matched
 
     async def _advance(
@@ -635,9 +652,7 @@ class SensorRunner:
         while True:
             plan.wake.clear()
             try:
-                pending = await self._firings.pending(
-                    self.namespace, self.name, plan.name, claimable_by=self._owner
-                )
+                pending = await self._next_firings(plan)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -659,15 +674,31 @@ class SensorRunner:
             except Exception as exc:
                 log.exception("sensor %s/%s: firing failed unexpectedly", self.namespace, self.name)
                 self._remember_error(f"trigger {plan.name}: {type(exc).__name__}: {exc}")
+                plan.rescan = True  # what the round left pending is only in the store now
                 await asyncio.sleep(1.0)
+
+    async def _next_firings(self, plan: _Plan) -> Sequence[FiringRecord]:
+        """The firings handed over since the last round or, when a rescan is due, every pending one
+        in the store (a firing handed over during the read is in its result or comes next round)."""
+        if not plan.rescan:
+            handed, plan.handed = plan.handed, []
+            return handed
+        plan.handed = []
+        pending = await self._firings.pending(self.namespace, self.name, plan.name, claimable_by=self._owner)
+        plan.rescan = False
+        read = {record.id for record in pending}
+        plan.handed = [record for record in plan.handed if record.id not in read]
+        return pending
 
     async def _wait_for_work(self, plan: _Plan) -> None:
         """Until a firing is created here, or (with replicas) the next look for firings left by others."""
         if self._cluster is None:
             await plan.wake.wait()
             return
-        with contextlib.suppress(TimeoutError):
+        try:
             await asyncio.wait_for(plan.wake.wait(), self._cluster.scan_interval_seconds)
+        except TimeoutError:
+            plan.rescan = True
 
     async def _claimed(self, group: Sequence[FiringRecord], held: set[int]) -> Sequence[FiringRecord]:
         """The firings of ``group`` this replica now holds a claim on (all of them when alone)."""

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from triggerfish.store.schema import event_deliveries, sensor_matches
@@ -109,23 +110,19 @@ class SensorState:
 
     # -- deliveries
 
-    async def delivered(self, conn: AsyncConnection, offsets: Sequence[int]) -> set[int]:
-        """Which of these events' effects were already applied (they are being redelivered)."""
-        rows = await conn.execute(
-            sa.select(event_deliveries.c.event_offset).where(
-                event_deliveries.c.event_offset.in_(list(offsets)),
-                event_deliveries.c.namespace == self.namespace,
-                event_deliveries.c.sensor == self.sensor,
-            )
-        )
-        return {row.event_offset for row in rows}
-
     async def record_deliveries(
         self, conn: AsyncConnection, deliveries: Sequence[tuple[int, Sequence[str]]], at: datetime
-    ) -> None:
-        """(offset, dependencies matched) of each event applied."""
+    ) -> set[int]:
+        """Record (offset, dependencies matched) of each event; the offsets recorded now. The others
+        were applied before (they are being redelivered): one statement finds them and records the rest."""
         if not deliveries:
-            return
+            return set()
+        module = postgresql if conn.dialect.name == "postgresql" else sqlite
+        statement = (
+            module.insert(event_deliveries)
+            .on_conflict_do_nothing(index_elements=["event_offset", "namespace", "sensor"])
+            .returning(event_deliveries.c.event_offset)
+        )
         rows = [
             {
                 "event_offset": offset,
@@ -136,7 +133,7 @@ class SensorState:
             }
             for offset, dependencies in deliveries
         ]
-        await conn.execute(sa.insert(event_deliveries), rows)
+        return {row.event_offset for row in await conn.execute(statement, rows)}
 
 
 async def deliveries_of(engine: AsyncEngine, offset: int) -> dict[tuple[str, str], list[str]]:

@@ -114,6 +114,23 @@ class NewFiring:
     def key(self) -> str:
         return firing_key(self.namespace, self.sensor, self.trigger, self.event_offsets, self.replay)
 
+    def record(self, firing_id: int, now: datetime) -> FiringRecord:
+        """The pending firing as stored under ``firing_id`` at ``now``."""
+        return FiringRecord(
+            id=firing_id,
+            key=self.key,
+            namespace=self.namespace,
+            sensor=self.sensor,
+            trigger=self.trigger,
+            event_offsets=dict(self.event_offsets),
+            status=PENDING,
+            attempts=0,
+            result=None,
+            error=None,
+            created_at=now,
+            updated_at=now,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Finished:
@@ -145,19 +162,23 @@ class FiringStore:
         self._engine = engine
 
     @staticmethod
-    async def create_many(conn: AsyncConnection, firings: Sequence[NewFiring], now: datetime) -> set[str]:
-        """Insert pending firings whose keys are new (one statement); the keys inserted."""
+    async def create_many(
+        conn: AsyncConnection, firings: Sequence[NewFiring], now: datetime
+    ) -> list[FiringRecord]:
+        """Insert pending firings whose keys are new (one statement); the records inserted, oldest
+        first (the runner hands them to its workers rather than reading them back)."""
         if not firings:
-            return set()
+            return []
         module = postgresql if conn.dialect.name == "postgresql" else sqlite
         statement = (
             module.insert(trigger_firings)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(trigger_firings.c.idempotency_key)
+            .returning(trigger_firings.c.id, trigger_firings.c.idempotency_key)
         )
+        new = {firing.key: firing for firing in firings}
         rows = [
             {
-                "idempotency_key": firing.key,
+                "idempotency_key": key,
                 "namespace": firing.namespace,
                 "sensor": firing.sensor,
                 "trigger": firing.trigger,
@@ -167,9 +188,10 @@ class FiringStore:
                 "created_at": now,
                 "updated_at": now,
             }
-            for firing in firings
+            for key, firing in new.items()
         ]
-        return {row.idempotency_key for row in await conn.execute(statement, rows)}
+        inserted = sorted(await conn.execute(statement, rows), key=lambda row: row.id)
+        return [new[row.idempotency_key].record(row.id, now) for row in inserted]
 
     async def get(self, key: str) -> FiringRecord | None:
         async with self._engine.connect() as conn:

@@ -263,6 +263,54 @@ async def test_a_firing_interrupted_by_a_crash_is_resumed(harness: Harness) -> N
     assert await FiringStore(harness.engine).pending("default", "s") == []
 
 
+async def test_new_firings_are_handed_to_the_worker_without_reading_them_back(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is read for pending firings once, at start; what the runner creates afterwards
+    reaches the worker in memory, in order."""
+    reads: list[str | None] = []
+    read_pending = FiringStore.pending
+
+    async def counted(self: FiringStore, *args: Any, **kwargs: Any) -> Any:
+        reads.append(args[2] if len(args) > 2 else None)
+        return await read_pending(self, *args, **kwargs)
+
+    monkeypatch.setattr(FiringStore, "pending", counted)
+    driver = RecordingDriver()
+    runner = await harness.runner(make_sensor([log_trigger("t", "dep-a")]), {"log": driver})
+    last = 0
+    for n in range(20):
+        last = await harness.publish("a", {"n": n})
+    await runner.wait_idle(last)
+    assert fired(driver) == [("t", {"dep-a": {"n": n}}) for n in range(20)]
+    assert reads.count("t") == 1
+    assert await FiringStore(harness.engine).pending("default", "s") == []
+
+
+async def test_a_round_that_fails_leaves_its_firings_to_a_read_of_the_store(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When recording a round's outcomes fails, its firings stay pending in the store only; the
+    worker reads them from there and fires them again (at least once)."""
+    finish = FiringStore.finish_many
+    failures = [RuntimeError("database went away")]
+
+    async def failing_once(self: FiringStore, *args: Any, **kwargs: Any) -> None:
+        if failures:
+            raise failures.pop()
+        await finish(self, *args, **kwargs)
+
+    monkeypatch.setattr(FiringStore, "finish_many", failing_once)
+    driver = RecordingDriver()
+    runner = await harness.runner(make_sensor([log_trigger("t", "dep-a")]), {"log": driver})
+    offset = await harness.publish("a", {"n": 1})
+    await runner.wait_idle(offset)
+    assert fired(driver) == [("t", {"dep-a": {"n": 1}})] * 2
+    records = await FiringStore(harness.engine).list("default", "s")
+    assert [(r.status, r.event_offsets) for r in records] == [("succeeded", {"dep-a": offset})]
+    assert any("database went away" in error for error in runner.errors)
+
+
 async def test_replacing_a_sensor_keeps_the_group_offset(harness: Harness) -> None:
     driver = RecordingDriver()
     old = await harness.runner(make_sensor([log_trigger("t", "dep-a")]), {"log": driver})

@@ -30,9 +30,10 @@ async def test_insert_if_absent_and_transitions(engine: AsyncEngine) -> None:
         created = await FiringStore.create_many(conn, [firing], T0)
         # the same set of events again, in a batch with a new one (and twice in that batch)
         created_again = await FiringStore.create_many(conn, [firing, other, other], T0)
-    assert created == {firing.key}
-    assert created_again == {other.key}
+    assert [record.key for record in created] == [firing.key]
+    assert [record.key for record in created_again] == [other.key]
     first = await store.get(firing.key)
+    assert created == [first]  # the records returned are what the store holds
     assert first is not None and first.key == firing_key("ns", "s", "t", {"a": 1})
     assert (first.status, first.attempts, first.offsets) == ("pending", 0, [1])
     pending = await store.pending("ns", "s")
