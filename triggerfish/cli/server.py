@@ -6,11 +6,13 @@ import atexit
 import gc
 import logging
 import logging.handlers
-import queue
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from triggerfish.log_writer import LogWriter
 
 if TYPE_CHECKING:  # the hub is imported when the command runs, so other commands start fast
     from triggerfish.hub import Hub
@@ -36,16 +38,12 @@ OWN_LOGGERS = ("triggerfish", "eventsources", "sensors", "triggers", "workflow_r
 def _configure_logging() -> None:
     """The hub's own loggers at INFO on stderr (``log`` triggers, calendar catch-up, resumed runs…);
     libraries stay at WARNING. Without this, Python's default dropped every INFO line, including
-    what ``log`` triggers exist to print. A listener thread writes the records (a ``log`` trigger
-    prints each event's 7 KB of data); formatting stays with the caller, as ``QueueHandler`` does:
-    moving it to the listener thread cost a tenth of the webhook throughput in GIL handovers."""
-    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    stderr = logging.StreamHandler()
-    stderr.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    listener = logging.handlers.QueueListener(records, stderr)
-    listener.start()
-    atexit.register(listener.stop)
-    logging.basicConfig(level=logging.WARNING, handlers=[logging.handlers.QueueHandler(records)])
+    what ``log`` triggers exist to print. Records are written by a thread, in batches
+    (:mod:`triggerfish.log_writer`)."""
+    writer = LogWriter(sys.stderr, logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    writer.start()
+    atexit.register(writer.stop)
+    logging.basicConfig(level=logging.WARNING, handlers=[logging.handlers.QueueHandler(writer.records)])
     for name in OWN_LOGGERS:
         logging.getLogger(name).setLevel(logging.INFO)
 

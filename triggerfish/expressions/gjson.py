@@ -160,14 +160,11 @@ def _json_string(text: str) -> str:
     return "".join(out)
 
 
-_GO_ONLY_ESCAPES = (
-    (b"<", b"\\u003c"),
-    (b">", b"\\u003e"),
-    (b"&", b"\\u0026"),
-    ("\u2028".encode(), b"\\u2028"),
-    ("\u2029".encode(), b"\\u2029"),
-)
-"""What Go escapes and orjson does not; outside strings, JSON never contains these bytes."""
+_GO_ONLY_ESCAPES = (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"))
+"""What Go escapes and orjson does not; outside strings, JSON never contains these characters."""
+
+_GO_LINE_SEPARATOR_ESCAPES = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"))
+"""Escaped by Go too; looked for only in text that is not all ASCII."""
 
 
 _ORJSON_EXACT = frozenset((dict, list, str, int, bool, type(None)))
@@ -203,9 +200,14 @@ def raw_json(value: Any) -> str:
             text = orjson.dumps(value)
         except orjson.JSONEncodeError:  # integers beyond 64 bits, lone surrogates
             return _raw_json(value)
+        out = text.decode()
         for plain, escaped in _GO_ONLY_ESCAPES:
-            text = text.replace(plain, escaped)
-        return text.decode()
+            if plain in out:
+                out = out.replace(plain, escaped)
+        if not out.isascii():
+            for plain, escaped in _GO_LINE_SEPARATOR_ESCAPES:
+                out = out.replace(plain, escaped)
+        return out
     return _raw_json(value)
 
 
