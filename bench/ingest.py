@@ -398,19 +398,22 @@ def page_event_ids(hub: Hub) -> set[str]:
         before = page["next"]
 
 
-def log_triggers_fired(hub: Hub) -> int:
-    """Firings of the ``log`` sensor's trigger that succeeded, from the hub's ``/metrics``."""
+def metric_total(hub: Hub, name: str, **labels: str) -> int:
+    """The sum of a counter's samples with these labels, from the hub's ``/metrics``."""
     text = hub.client.get("/metrics").text
     return int(
         sum(
             sample.value
             for family in text_string_to_metric_families(text)
             for sample in family.samples
-            if sample.name == "triggerfish_trigger_results_total"
-            and sample.labels.get("sensor") == LOG_SENSOR
-            and sample.labels.get("outcome") == "succeeded"
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
         )
     )
+
+
+def log_triggers_fired(hub: Hub) -> int:
+    """Firings of the ``log`` sensor's trigger that succeeded."""
+    return metric_total(hub, "triggerfish_trigger_results_total", sensor=LOG_SENSOR, outcome="succeeded")
 
 
 def wait_for_fired(hub: Hub, count: int, timeout: float) -> float | None:
@@ -419,7 +422,7 @@ def wait_for_fired(hub: Hub, count: int, timeout: float) -> float | None:
     while log_triggers_fired(hub) < count:
         if time.monotonic() - start > timeout:
             return None
-        time.sleep(0.1)
+        time.sleep(0.02)
     return time.monotonic() - start
 
 
@@ -515,14 +518,15 @@ def run_wrk(hub: Hub, work: Path, seconds: float, connections: int, run: str) ->
         raise RuntimeError(f"wrk failed:\n{result.stdout}{result.stderr}")
     accepted, rejected, duration_us, errors, p50, p99, _ = (int(x) for x in line.split()[1:])
     fired_during_load, drained_from = log_triggers_fired(hub), time.monotonic()
+    published = metric_total(hub, "triggerfish_events_published_total")  # with requests wrk cut off
+    waited = wait_for_fired(hub, published, timeout=600)
+    drain = None if waited is None else time.monotonic() - drained_from
     ids: list[str] = []
     for path in work.glob("accepted-*.txt"):
         ids += path.read_text().split()
     assert len(ids) == accepted, (len(ids), accepted)
     on_bus = page_event_ids(hub)
     missing = len(set(ids) - on_bus)
-    waited = wait_for_fired(hub, len(on_bus), timeout=600)
-    drain = None if waited is None else time.monotonic() - drained_from
     return Throughput(
         accepted,
         rejected,

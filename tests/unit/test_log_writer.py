@@ -59,10 +59,12 @@ def test_every_record_arrives_while_the_thread_runs(logger: logging.Logger) -> N
     stream = CountingStream()
     writer = attach(logger, stream)
     writer.start()
-    threads = [
-        threading.Thread(target=lambda t=t: [logger.info("t%d n%d", t, n) for n in range(200)])
-        for t in range(4)
-    ]
+
+    def log_lines(t: int) -> None:
+        for n in range(200):
+            logger.info("t%d n%d", t, n)
+
+    threads = [threading.Thread(target=log_lines, args=(t,)) for t in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:
