@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from tests.bus.contract import BusContract, BusFactory, event, ids, publish_all, take
 from tests.support.kafka import KafkaBroker
 from tests.support.postgres import PostgresServer
-from triggerfish.bus.kafka import KafkaBus, TopicSettings, split_offset
+from triggerfish.bus.kafka import DedupeIndex, KafkaBus, TopicSettings, _select_ids, split_offset
 from triggerfish.bus.kafka_client import KafkaConnection
 from triggerfish.store.db import open_database
 
@@ -83,7 +83,7 @@ async def test_replicas_split_partitions_and_keys_keep_order(kafka: KafkaBroker,
         for n in range(80):
             await first.publish(event(n, data={"key": keys[n % 8], "n": n}), key=keys[n % 8])
         a, b = first.subscribe("sensor"), second.subscribe("sensor")
-        seen: dict[str, list[object]] = {}
+        seen: dict[str, list[int]] = {}
 
         async def drain(subscription: object, into: list[int]) -> None:
             async for record in subscription:  # type: ignore[attr-defined]
@@ -134,3 +134,28 @@ async def test_a_repeated_event_appended_twice_is_delivered_once(
     finally:
         await bus.close()
         await raw.close()
+
+
+async def test_the_dedupe_index_finds_ids_by_key_before_the_table_has_statistics(index: AsyncEngine) -> None:
+    """Lookups return each (source, id)'s offset, and PostgreSQL plans them as key lookups even on
+    a new table (no statistics yet): planned as a scan of the source's rows, a lookup of 250 ids
+    took 140 ms once the table held 30,000."""
+    dedupe = DedupeIndex(index, new_topic(), None)
+    claims = [((f"source-{n % 2}", f"id-{n}"), n) for n in range(3000)]
+    for start in range(0, len(claims), 500):
+        await dedupe._claim(claims[start : start + 500])
+    wanted = [("source-0", "id-10"), ("source-1", "id-11"), ("source-1", "id-10"), ("source-9", "id-1")]
+    assert await dedupe._lookup(wanted) == [10, 11, None, None]
+
+    ids = [f"id-{n}" for n in range(0, 3000, 2)][:250]
+    async with index.connect() as conn:
+        statement = _select_ids("postgresql").compile(dialect=index.dialect)
+        parameters = statement.construct_params({"topic": dedupe._topic, "source": "source-0", "ids": ids})
+        assert statement.positiontup is not None
+        plan = await conn.exec_driver_sql(
+            f"EXPLAIN {statement.string}", tuple(parameters[name] for name in statement.positiontup)
+        )
+        lines = [row[0] for row in plan]
+    text = "\n".join(lines)
+    assert "Nested Loop" in text and "bus_event_ids_pkey" in text, text
+    assert not any("Filter" in line and "event_id" in line for line in lines), text
