@@ -16,7 +16,10 @@ marks the event as applied and the pending firing is picked up again. Firings ar
 one worker per trigger, started in order (up to ``FIRE_CONCURRENCY`` at once), with the trigger's
 ``rateLimit`` and ``retryStrategy``; when they are exhausted the ``dlqTrigger`` (if any) fires
 with the same events. So a slow or failing trigger never holds up the others, nor the sensor's
-consumption, nor other sensors.
+consumption, nor other sensors. The runner hands the firings it creates, with their events, to
+the worker in memory (up to ``MAX_HANDED`` waiting); the worker reads pending firings from the
+store only at start, after an error or a redelivery, past that limit, and (with replicas) at
+every scan.
 
 With several replicas (``cluster`` settings), each worker claims a group of firings before it
 fires them and renews its claims while they are in flight (:meth:`FiringStore.claim`), so one
@@ -85,6 +88,10 @@ PROCESS_BATCH = 256
 sensor at about a hundred events a second on SQLite."""
 
 EVENT_CACHE = 1024
+
+MAX_HANDED = 4096
+"""Firings a trigger's worker may have waiting in memory; past that, new ones wait in the store
+only (the worker reads them back when it catches up), so a slow trigger does not grow memory."""
 
 
 class Clock(Protocol):
@@ -160,6 +167,9 @@ class _Plan:
     handed: list[FiringRecord] = field(default_factory=list)
     """Firings created by this runner since the worker last looked: it fires them without reading
     them back from the store."""
+    events: dict[int, dict[str, Event]] = field(default_factory=dict)
+    """The events of handed-over firings (by firing id), so firing them needs no bus read even
+    when the event cache has moved on."""
     rescan: bool = True
     """The store may hold pending firings that were not handed over (at start, after an error, a
     redelivery, or with replicas): the worker reads them all from the store next time."""
@@ -535,14 +545,24 @@ class SensorRunner:
                     if relevant:
                         firings += await self._advance(conn, plan, relevant, record, now)
             created = await FiringStore.create_many(conn, firings, now)
-        self._hand_over(created)
+        self._hand_over(created, {record.offset: record.event for record, _ in matches})
         if redelivered:  # it may have left firings pending before a crash: every worker looks
             self._wake({plan.name for plan in self._plans}, rescan=True)
 
-    def _hand_over(self, created: Sequence[FiringRecord]) -> None:
-        """Give the workers the firings just committed, and wake them."""
+    def _hand_over(self, created: Sequence[FiringRecord], events: Mapping[int, Event]) -> None:
+        """Give the workers the firings just committed, with their events (from ``events`` by
+        offset, else the cache), and wake them."""
         for record in created:
-            self._plans_by_name[record.trigger].handed.append(record)
+            plan = self._plans_by_name[record.trigger]
+            if len(plan.handed) >= MAX_HANDED:
+                plan.rescan = True
+                continue
+            plan.handed.append(record)
+            at_hand = {
+                dep: events.get(offset) or self._cache.get(offset)
+                for dep, offset in record.event_offsets.items()
+            }
+            plan.events[record.id] = {dep: event for dep, event in at_hand.items() if event is not None}
         self._wake({record.trigger for record in created})
 
     def _wake(self, triggers: set[str], *, rescan: bool = False) -> None:
@@ -580,7 +600,7 @@ class SensorRunner:
                 if relevant:
                     firings += await self._advance(conn, plan, relevant, record, now, replay=nonce)
             created = await FiringStore.create_many(conn, firings, now)
-        self._hand_over(created)
+        self._hand_over(created, {})
         return matched
 
     async def _advance(
@@ -683,7 +703,7 @@ class SensorRunner:
         if not plan.rescan:
             handed, plan.handed = plan.handed, []
             return handed
-        plan.handed = []
+        plan.handed, plan.events = [], {}
         pending = await self._firings.pending(self.namespace, self.name, plan.name, claimable_by=self._owner)
         plan.rescan = False
         read = {record.id for record in pending}
@@ -740,9 +760,12 @@ class SensorRunner:
         renewal = asyncio.create_task(self._renew(held)) if self._cluster is not None else None
         try:
             for start in range(0, len(pending), FIRE_CONCURRENCY):
-                group = await self._claimed(pending[start : start + FIRE_CONCURRENCY], held)
+                chunk = pending[start : start + FIRE_CONCURRENCY]
+                events = {record.id: plan.events.pop(record.id, None) for record in chunk}
+                group = await self._claimed(chunk, held)
                 outcomes = await asyncio.gather(
-                    *(self._fire_firing(plan, record) for record in group), return_exceptions=True
+                    *(self._fire_firing(plan, record, events[record.id]) for record in group),
+                    return_exceptions=True,
                 )
                 pairs = list(zip(group, outcomes, strict=True))
                 done += [(record, outcome) for record, outcome in pairs if isinstance(outcome, _Final)]
@@ -770,10 +793,15 @@ class SensorRunner:
         for _, final in done:
             metrics.TRIGGER_RESULTS.labels(self.namespace, self.name, plan.name, final.status).inc()
 
-    async def _fire_firing(self, plan: _Plan, record: FiringRecord) -> _Final:
-        """The trigger with its retries, then the ``dlqTrigger`` if it failed (at-least-once only)."""
-        events: dict[str, Event] = {}
+    async def _fire_firing(
+        self, plan: _Plan, record: FiringRecord, handed: Mapping[str, Event] | None
+    ) -> _Final:
+        """The trigger with its retries, then the ``dlqTrigger`` if it failed (at-least-once only).
+        Its events are ``handed`` over with it, or read from the cache or the bus."""
+        events: dict[str, Event] = dict(handed or {})
         for dep, offset in record.event_offsets.items():
+            if dep in events:
+                continue
             event = await self._event(offset)
             if event is None:
                 return _Final(

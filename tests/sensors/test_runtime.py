@@ -311,6 +311,67 @@ async def test_a_round_that_fails_leaves_its_firings_to_a_read_of_the_store(
     assert any("database went away" in error for error in runner.errors)
 
 
+async def test_handed_firings_carry_their_events_past_the_event_cache(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sensor runs far ahead of a blocked trigger: the events of its firings are handed over
+    with them, so none is read back from the bus once the trigger moves again."""
+    monkeypatch.setattr("sensors.runtime.EVENT_CACHE", 2)
+    gets: list[int] = []
+    bus_get = harness.bus.get
+
+    async def counted_get(offset: int) -> Any:
+        gets.append(offset)
+        return await bus_get(offset)
+
+    monkeypatch.setattr(harness.bus, "get", counted_get)
+    driver = RecordingDriver()
+    driver.block = asyncio.Event()
+    runner = await harness.runner(make_sensor([log_trigger("t", "dep-a")]), {"log": driver})
+    last = 0
+    for n in range(20):
+        last = await harness.publish("a", {"n": n})
+    while runner.processed_offset < last:
+        await asyncio.sleep(0.01)
+    driver.block.set()
+    await runner.wait_idle(last)
+    assert fired(driver) == [("t", {"dep-a": {"n": n}}) for n in range(20)]
+    assert gets == []
+
+
+async def test_past_the_hand_over_limit_firings_wait_in_the_store(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A trigger that falls far behind keeps at most MAX_HANDED firings in memory; the rest are
+    read back from the store, and every firing still fires once, in order."""
+    monkeypatch.setattr("sensors.runtime.MAX_HANDED", 3)
+    reads: list[str] = []
+    read_pending = FiringStore.pending
+
+    async def counted(self: FiringStore, *args: Any, **kwargs: Any) -> Any:
+        reads.append("read")
+        return await read_pending(self, *args, **kwargs)
+
+    monkeypatch.setattr(FiringStore, "pending", counted)
+    driver = RecordingDriver()
+    driver.block = asyncio.Event()
+    runner = await harness.runner(make_sensor([log_trigger("t", "dep-a")]), {"log": driver})
+    first = await harness.publish("a", {"n": 0})
+    while driver.attempts == 0:  # the worker holds the first firing
+        await asyncio.sleep(0.01)
+    last = first
+    for n in range(1, 10):
+        last = await harness.publish("a", {"n": n})
+    while runner.processed_offset < last:
+        await asyncio.sleep(0.01)
+    reads_before = len(reads)
+    driver.block.set()
+    await runner.wait_idle(last)
+    assert fired(driver) == [("t", {"dep-a": {"n": n}}) for n in range(10)]
+    assert len(reads) > reads_before  # the ones past the limit came from the store
+    assert await FiringStore(harness.engine).pending("default", "s") == []
+
+
 async def test_replacing_a_sensor_keeps_the_group_offset(harness: Harness) -> None:
     driver = RecordingDriver()
     old = await harness.runner(make_sensor([log_trigger("t", "dep-a")]), {"log": driver})
