@@ -114,7 +114,9 @@ class SensorState:
         self, conn: AsyncConnection, deliveries: Sequence[tuple[int, Sequence[str]]], at: datetime
     ) -> set[int]:
         """Record (offset, dependencies matched) of each event; the offsets recorded now. The others
-        were applied before (they are being redelivered): one statement finds them and records the rest."""
+        were applied before (they are being redelivered): one statement finds them and records the rest.
+        Rows go in offset order, so replicas applying the same events (after a rebalance) lock them
+        in the same order rather than deadlock."""
         if not deliveries:
             return set()
         module = postgresql if conn.dialect.name == "postgresql" else sqlite
@@ -131,7 +133,7 @@ class SensorState:
                 "dependencies": list(dependencies),
                 "at": at,
             }
-            for offset, dependencies in deliveries
+            for offset, dependencies in sorted(deliveries, key=lambda delivery: delivery[0])
         ]
         return {row.event_offset for row in await conn.execute(statement, rows)}
 

@@ -159,3 +159,17 @@ async def test_the_dedupe_index_finds_ids_by_key_before_the_table_has_statistics
     text = "\n".join(lines)
     assert "Nested Loop" in text and "bus_event_ids_pkey" in text, text
     assert not any("Filter" in line and "event_id" in line for line in lines), text
+
+
+async def test_replicas_claiming_overlapping_ids_at_once_do_not_deadlock(index: AsyncEngine) -> None:
+    """Two replicas' subscriptions claim the same unindexed records in different orders (after a
+    rebalance): PostgreSQL detected a deadlock and failed one subscription, and both replicas'
+    consumers rebalanced for seconds. Claims lock keys in one order, so both go through."""
+    topic = new_topic()
+    first, second = DedupeIndex(index, topic, None), DedupeIndex(index, topic, None)
+    for round_ in range(10):
+        claims = [(("source", f"id-{round_}-{n}"), n) for n in range(300)]
+        won_first, won_second = await asyncio.gather(
+            first._claim(claims), second._claim([(identity, n + 1000) for identity, n in reversed(claims)])
+        )
+        assert list(reversed(won_second)) == won_first  # one canonical offset per id, either's

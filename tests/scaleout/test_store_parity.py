@@ -8,13 +8,16 @@ with a migrated PostgreSQL database runs every one of them against a real server
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from sensors.state import SensorState
 from tests.eventsources.test_schedule_store import *  # noqa: F403
+from tests.sensors.helpers import T0
 from tests.sensors.test_runtime import *  # noqa: F403
 from tests.support.postgres import PostgresServer
 from tests.triggers.test_firings import (  # noqa: F401
@@ -63,3 +66,18 @@ async def test_the_schema_is_postgresql_native(engine: AsyncEngine) -> None:
     assert types["manifest"] == "jsonb" and types["created_at"] == "timestamp with time zone"
     assert types["owner"] == "character varying" and types["lease_until"] == "timestamp with time zone"
     assert head == "0005"
+
+
+async def test_replicas_recording_the_same_deliveries_at_once_do_not_deadlock(engine: AsyncEngine) -> None:
+    """After a rebalance two replicas may apply the same events, in different orders: each records
+    those it got first, together all of them once, and PostgreSQL finds no deadlock."""
+    state = SensorState("default", "s")
+
+    async def record(deliveries: list[tuple[int, list[str]]]) -> set[int]:
+        async with engine.begin() as conn:
+            return await state.record_deliveries(conn, deliveries, T0)
+
+    for round_ in range(10):
+        deliveries = [(round_ * 1000 + n, ["dep-a"]) for n in range(300)]
+        first, second = await asyncio.gather(record(deliveries), record(list(reversed(deliveries))))
+        assert first.isdisjoint(second) and first | second == {offset for offset, _ in deliveries}

@@ -279,9 +279,11 @@ class DedupeIndex:
         first: dict[tuple[str, str], int] = {}
         for identity, offset in claims:
             first.setdefault(identity, offset)
+        # In key order: replicas claiming overlapping sets then lock the keys in the same order
+        # (in arrival order two of them deadlocked, and PostgreSQL failed one's subscription).
         rows = [
             {"topic": self._topic, "source": s, "event_id": i, "offset": o, "recorded_at": now}
-            for (s, i), o in first.items()
+            for (s, i), o in sorted(first.items())
         ]
         async with self._engine.begin() as conn:
             inserted = await conn.execute(self._insert, rows)
