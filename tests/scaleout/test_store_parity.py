@@ -52,7 +52,7 @@ def tick_store(engine: AsyncEngine) -> ScheduleTickStore:
 async def test_the_schema_is_postgresql_native(engine: AsyncEngine) -> None:
     assert engine.dialect.name == "postgresql" and engine.dialect.driver == "asyncpg"
     async with engine.connect() as conn:
-        types = dict(
+        types: dict[str, str] = dict(
             (
                 await conn.execute(
                     sa.text(
