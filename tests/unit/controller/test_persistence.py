@@ -141,7 +141,9 @@ async def test_resume_after_crash_does_not_rerun_finished_steps(
 async def test_resume_with_lost_step_errors_it(
     controller: Controller, fake_executor: FakeExecutor, make_controller: MakeController
 ) -> None:
-    uid = await crash_while(controller, CRASHY, "wf[1].B", "Running")
+    # B2 has finished first: on a loaded machine it could still be pending at the crash, and the
+    # resumed controller would rightly start it on the fresh executor
+    uid = await crash_while(controller, CRASHY, "wf[1].B", "Running", succeeded="wf[1].B2")
     fresh = FakeExecutor(rich_behaviour)  # the executor forgot everything: Argo's vanished pod
     r = await resume(make_controller, fresh, uid)
     assert r.summary("wf[1].B") == ("Pod", "Error", "pod deleted")
