@@ -41,7 +41,7 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -170,6 +170,8 @@ class _Plan:
     events: dict[int, dict[str, Event]] = field(default_factory=dict)
     """The events of handed-over firings (by firing id), so firing them needs no bus read even
     when the event cache has moved on."""
+    preclaimed: set[int] = field(default_factory=set)
+    """Handed-over firings created claimed by this replica (with replicas only)."""
     rescan: bool = True
     """The store may hold pending firings that were not handed over (at start, after an error, a
     redelivery, or with replicas): the worker reads them all from the store next time."""
@@ -544,7 +546,7 @@ class SensorRunner:
                     relevant = [dep for dep in matched if dep in plan.condition.dependencies]
                     if relevant:
                         firings += await self._advance(conn, plan, relevant, record, now)
-            created = await FiringStore.create_many(conn, firings, now)
+            created = await self._create_firings(conn, firings, now)
         self._hand_over(created, {record.offset: record.event for record, _ in matches})
         if redelivered:  # it may have left firings pending before a crash: every worker looks
             self._wake({plan.name for plan in self._plans}, rescan=True)
@@ -563,6 +565,8 @@ class SensorRunner:
                 for dep, offset in record.event_offsets.items()
             }
             plan.events[record.id] = {dep: event for dep, event in at_hand.items() if event is not None}
+            if self._cluster is not None:
+                plan.preclaimed.add(record.id)
         self._wake({record.trigger for record in created})
 
     def _wake(self, triggers: set[str], *, rescan: bool = False) -> None:
@@ -599,7 +603,7 @@ class SensorRunner:
                 relevant = [dep for dep in matched if dep in plan.condition.dependencies]
                 if relevant:
                     firings += await self._advance(conn, plan, relevant, record, now, replay=nonce)
-            created = await FiringStore.create_many(conn, firings, now)
+            created = await self._create_firings(conn, firings, now)
         self._hand_over(created, {})
         return matched
 
@@ -703,7 +707,7 @@ class SensorRunner:
         if not plan.rescan:
             handed, plan.handed = plan.handed, []
             return handed
-        plan.handed, plan.events = [], {}
+        plan.handed, plan.events, plan.preclaimed = [], {}, set()
         pending = await self._firings.pending(self.namespace, self.name, plan.name, claimable_by=self._owner)
         plan.rescan = False
         read = {record.id for record in pending}
@@ -720,13 +724,28 @@ class SensorRunner:
         except TimeoutError:
             plan.rescan = True
 
-    async def _claimed(self, group: Sequence[FiringRecord], held: set[int]) -> Sequence[FiringRecord]:
-        """The firings of ``group`` this replica now holds a claim on (all of them when alone)."""
+    async def _create_firings(
+        self, conn: AsyncConnection, firings: Sequence[NewFiring], now: datetime
+    ) -> list[FiringRecord]:
+        """Insert the firings (claimed by this replica, with replicas)."""
+        if self._cluster is None:
+            return await FiringStore.create_many(conn, firings, now)
+        return await FiringStore.create_many(
+            conn, firings, now, claimed_by=self._cluster.replica_id, lease_seconds=self._cluster.lease_seconds
+        )
+
+    async def _claimed(
+        self, plan: _Plan, group: Sequence[FiringRecord], held: set[int]
+    ) -> Sequence[FiringRecord]:
+        """The firings of ``group`` this replica now holds a claim on (all of them when alone).
+        Those it created claimed less than half a lease ago are still its own without asking."""
         if self._cluster is None:
             return group
-        won = await self._firings.claim(
-            [record.id for record in group], self._cluster.replica_id, self._cluster.lease_seconds
-        )
+        fresh_until = self._clock.now() - timedelta(seconds=self._cluster.lease_seconds / 2)
+        own = {r.id for r in group if r.id in plan.preclaimed and r.created_at > fresh_until}
+        plan.preclaimed.difference_update(record.id for record in group)
+        ask = [record.id for record in group if record.id not in own]
+        won = own | await self._firings.claim(ask, self._cluster.replica_id, self._cluster.lease_seconds)
         held |= won
         return [record for record in group if record.id in won]
 
@@ -762,7 +781,7 @@ class SensorRunner:
             for start in range(0, len(pending), FIRE_CONCURRENCY):
                 chunk = pending[start : start + FIRE_CONCURRENCY]
                 events = {record.id: plan.events.pop(record.id, None) for record in chunk}
-                group = await self._claimed(chunk, held)
+                group = await self._claimed(plan, chunk, held)
                 outcomes = await asyncio.gather(
                     *(self._fire_firing(plan, record, events[record.id]) for record in group),
                     return_exceptions=True,

@@ -163,17 +163,26 @@ class FiringStore:
 
     @staticmethod
     async def create_many(
-        conn: AsyncConnection, firings: Sequence[NewFiring], now: datetime
+        conn: AsyncConnection,
+        firings: Sequence[NewFiring],
+        now: datetime,
+        *,
+        claimed_by: str | None = None,
+        lease_seconds: float = 0.0,
     ) -> list[FiringRecord]:
         """Insert pending firings whose keys are new (one statement); the records inserted, oldest
-        first (the runner hands them to its workers rather than reading them back)."""
+        first (the runner hands them to its workers rather than reading them back). With
+        ``claimed_by`` they are created claimed by that replica for ``lease_seconds``, as
+        :meth:`claim` would: the replica that creates a firing fires it without a claim first."""
         if not firings:
             return []
         module = postgresql if conn.dialect.name == "postgresql" else sqlite
-        statement = (
-            module.insert(trigger_firings)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(trigger_firings.c.id, trigger_firings.c.idempotency_key)
+        statement = module.insert(trigger_firings)
+        if claimed_by is not None:
+            until = db_now(conn.dialect.name) + timedelta(seconds=lease_seconds)
+            statement = statement.values(claimed_by=claimed_by, claim_until=until)
+        statement = statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(
+            trigger_firings.c.id, trigger_firings.c.idempotency_key
         )
         new = {firing.key: firing for firing in firings}
         rows = [

@@ -22,6 +22,7 @@ from tests.sensors.test_runtime import *  # noqa: F403
 from tests.support.postgres import PostgresServer
 from tests.triggers.test_firings import (  # noqa: F401
     test_claims_go_to_one_replica_until_they_expire,
+    test_firings_created_claimed_belong_to_their_replica_until_the_lease_ends,
     test_insert_if_absent_and_transitions,
 )
 from tests.unit.controller.conftest import _rich_fake  # noqa: F401

@@ -546,6 +546,63 @@ async def test_two_replicas_fire_each_firing_once(harness: Harness) -> None:
     assert await FiringStore(harness.engine).pending("default", "s") == []
 
 
+async def test_a_replica_fires_what_it_creates_without_claiming_it_first(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Firings are created claimed by the replica that creates them: it fires them with no claim
+    round trip, and another replica leaves them alone."""
+    asked: list[int] = []
+    claim = FiringStore.claim
+
+    async def counted(self: FiringStore, firing_ids: Any, *args: Any) -> set[int]:
+        asked.extend(firing_ids)
+        return await claim(self, firing_ids, *args)
+
+    monkeypatch.setattr(FiringStore, "claim", counted)
+    driver = RecordingDriver()
+    sensor = make_sensor([log_trigger("t", "dep-a")])
+    runner = await harness.runner(sensor, {"log": driver}, cluster=replica("a", lease_seconds=60))
+    offsets = [await harness.publish("a", {"n": n}) for n in range(40)]
+    await runner.wait_idle(offsets[-1])
+    assert [data["dep-a"]["n"] for _, data in fired(driver)] == list(range(40))
+    assert asked == []
+    assert await FiringStore(harness.engine).pending("default", "s") == []
+
+
+async def test_a_creation_claim_half_a_lease_old_is_renewed_before_firing(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Firings that waited half a lease behind a slow one are claimed again before they fire (their
+    creation claim may be about to lapse, and another replica to take them)."""
+    asked: list[int] = []
+    claim = FiringStore.claim
+
+    async def counted(self: FiringStore, firing_ids: Any, *args: Any) -> set[int]:
+        asked.extend(firing_ids)
+        return await claim(self, firing_ids, *args)
+
+    monkeypatch.setattr(FiringStore, "claim", counted)
+    driver = RecordingDriver()
+    driver.block = asyncio.Event()
+    sensor = make_sensor([log_trigger("t", "dep-a")])
+    runner = await harness.runner(sensor, {"log": driver}, cluster=replica("a", lease_seconds=60))
+    await harness.publish("a", {"n": 0})
+    await until(lambda: driver.attempts == 1)
+    offsets = [await harness.publish("a", {"n": n}) for n in range(1, 4)]
+    while runner.processed_offset < offsets[-1]:
+        await asyncio.sleep(0.01)
+    harness.clock.advance(31)
+    driver.block.set()
+    await runner.wait_idle(offsets[-1])
+    assert [data["dep-a"]["n"] for _, data in fired(driver)] == [0, 1, 2, 3]
+    waited = [
+        r.id
+        for r in await FiringStore(harness.engine).list("default", "s")
+        if r.event_offsets["dep-a"] in offsets
+    ]
+    assert sorted(asked) == sorted(waited)
+
+
 async def test_a_dead_replicas_claimed_firings_fire_elsewhere_after_expiry(harness: Harness) -> None:
     """A replica that stops mid-firing leaves its firings pending and claimed; another replica fires
     them once the claims expire (it looks for them every scan interval, with nothing to wake it)."""

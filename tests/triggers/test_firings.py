@@ -89,6 +89,29 @@ async def test_claims_go_to_one_replica_until_they_expire(engine: AsyncEngine) -
     assert await store.claim([], "b", 30) == set()
 
 
+async def test_firings_created_claimed_belong_to_their_replica_until_the_lease_ends(
+    engine: AsyncEngine,
+) -> None:
+    """A replica creates its firings already claimed: another replica cannot claim them (nor sees
+    them as claimable) while the lease lasts, the creator renews them, and they lapse like claims."""
+    store = FiringStore(engine)
+    async with engine.begin() as conn:
+        created = await FiringStore.create_many(
+            conn,
+            [NewFiring("ns", "s", "t", {"a": n}) for n in range(3)],
+            T0,
+            claimed_by="a",
+            lease_seconds=30,
+        )
+        unclaimed = await FiringStore.create_many(conn, [NewFiring("ns", "s", "t", {"a": 9})], T0)
+    ids = [record.id for record in created]
+    assert [p.id for p in await store.pending("ns", "s", claimable_by="b")] == [unclaimed[0].id]
+    assert await store.claim(ids, "b", 30) == set()
+    assert await store.claim(ids, "a", 0) == set(ids)  # renewed, with a lease that ends at once
+    await asyncio.sleep(0.01)
+    assert await store.claim(ids, "b", 30) == set(ids)
+
+
 def test_registry() -> None:
     assert set(DRIVER_CLASSES) == {"log", "http", "kafka", "argoWorkflow", "k8s"}
     assert set(default_drivers()) == {"log", "http", "kafka"}
