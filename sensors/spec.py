@@ -287,9 +287,14 @@ class TriggerTemplate(ArgoModel):
     here, so it has no effect there either."""
 
     def kinds(self) -> list[str]:
-        """The trigger kinds set in this template (manifest keys)."""
-        data = self.model_dump(by_alias=True, exclude_none=True, include=set(_KIND_FIELDS))
-        return [key for key in data if key in SUPPORTED_KINDS or key in UNSUPPORTED_KINDS]
+        """The trigger kinds set in this template (manifest keys), in the model's field order.
+        Read from the attributes: a ``model_dump`` per firing was a tenth of a log trigger's cost."""
+        kinds = [
+            info.alias or name
+            for name, info in type(self).model_fields.items()
+            if name in _KIND_FIELD_SET and getattr(self, name) is not None
+        ]
+        return [kind for kind in kinds if kind in SUPPORTED_KINDS or kind in UNSUPPORTED_KINDS]
 
     @property
     def kind(self) -> str:
@@ -327,6 +332,7 @@ _KIND_FIELDS = (
     "email",
     "grpc",
 )
+_KIND_FIELD_SET = frozenset(_KIND_FIELDS)
 
 
 class Trigger(ArgoModel):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -109,10 +109,12 @@ class NewFiring:
     trigger: str
     event_offsets: Mapping[str, int]
     replay: str = ""
+    key: str = field(init=False, compare=False)
+    """:func:`firing_key` of the above (computed once: it is asked for several times per firing)."""
 
-    @property
-    def key(self) -> str:
-        return firing_key(self.namespace, self.sensor, self.trigger, self.event_offsets, self.replay)
+    def __post_init__(self) -> None:
+        key = firing_key(self.namespace, self.sensor, self.trigger, self.event_offsets, self.replay)
+        object.__setattr__(self, "key", key)
 
     def record(self, firing_id: int, now: datetime) -> FiringRecord:
         """The pending firing as stored under ``firing_id`` at ``now``."""
